@@ -1,0 +1,19 @@
+# `make demo` and `make test` install what they need into .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test install
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py requirements/*.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[lite,tests]'
+	touch $@
+
+demo: install
+	$(PY) tools/demo.py
+
+test: install
+	$(PY) -m pytest tests

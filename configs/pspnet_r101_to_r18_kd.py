@@ -1,0 +1,20 @@
+# Vanilla pixel-wise KD on Cityscapes, 80k iterations, batch 2 x 4 GPUs.
+# Teacher: PSPNet-R101-d8, 79.76 mIoU (OpenMMLab model zoo).
+# Student: PSPNet-R18-d8, 74.87 mIoU trained alone (OpenMMLab model zoo);
+# the student, data, schedule and runtime are MMSegmentation's own config.
+_base_ = ['mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py']
+custom_imports = dict(imports=['mmkd'], allow_failed_imports=False)
+
+model = dict(
+    _delete_=True,
+    type='mmkd.SegDistiller',
+    student={{_base_.model}},
+    teacher=dict(
+        config='mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py',
+        checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/'
+        'pspnet/pspnet_r101-d8_512x1024_80k_cityscapes/'
+        'pspnet_r101-d8_512x1024_80k_cityscapes_20200606_112211-e1e1100f.pth'),
+    # Weight 10 on the per-pixel KL is the pixel-wise term of structured KD
+    # (Liu et al., CVPR 2019), the usual baseline setting; not tuned here.
+    distill_losses=dict(loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=10.0)),
+)

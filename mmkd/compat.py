@@ -1,0 +1,179 @@
+"""Make the OpenMMLab 2.0 stack run on today's PyTorch and packaging tools.
+
+Each fix is applied once, on ``import mmkd``, and only where its problem
+exists; on a stack without the problem it does nothing.
+
+1. ``mmcv-lite`` ships no compiled extension, yet ``import mmseg.models``
+   imports ``mmcv.ops`` at module level. Without the extension,
+   ``mmcv.ops`` becomes a module whose every op raises
+   :class:`MissingCompiledOpError` when called or instantiated. PSPNet,
+   DeepLabV3 and ResNets use none of them.
+2. torch >= 2.6 loads checkpoints with ``weights_only=True``, which rejects
+   the few non-tensor objects mmengine writes into its checkpoints
+   (``HistoryBuffer`` and numpy arrays and scalars in the message hub).
+   Exactly those globals are allowlisted, ``getattr`` only for the one
+   lookup mmengine pickles; anything else is still refused.
+3. mmengine resolves ``mmseg::`` and ``mmpretrain::`` config paths through
+   ``pkg_resources``, which setuptools >= 81 no longer ships. Without it,
+   the lookups use ``importlib.metadata`` instead.
+"""
+import importlib.metadata
+import importlib.util
+import os.path as osp
+import pickle
+import sys
+import types
+
+import numpy as np
+import torch
+
+__all__ = ['MissingCompiledOpError', 'apply']
+
+
+class MissingCompiledOpError(RuntimeError):
+    """Raised when a model uses an mmcv op that needs the compiled extension."""
+
+    def __init__(self, op_name: str):
+        super().__init__(
+            f'mmcv.ops.{op_name} needs the compiled mmcv extension, but only '
+            'mmcv-lite is installed. Install full mmcv instead, e.g. '
+            '`pip uninstall -y mmcv-lite && pip install mmcv==2.1.0 -f '
+            'https://download.openmmlab.com/mmcv/dist/<cuda>/<torch>/'
+            'index.html` (or build it from source with MMCV_WITH_OPS=1).')
+        self.op_name = op_name
+
+
+def _missing_op(name: str) -> type:
+    """A stand-in for ``mmcv.ops.<name>``: a class, so that ``isinstance``
+    checks and subclassing keep working, that raises when used."""
+    if name.startswith('__'):
+        # Module attributes such as __file__, which tools probe with hasattr.
+        raise AttributeError(f'module mmcv.ops has no attribute {name}')
+
+    def refuse(cls, *args, **kwargs):
+        raise MissingCompiledOpError(name)
+
+    return type(name, (), {'__new__': refuse, '__module__': 'mmcv.ops'})
+
+
+def _stub_mmcv_ops() -> None:
+    if 'mmcv.ops' in sys.modules or importlib.util.find_spec('mmcv') is None:
+        return
+    if importlib.util.find_spec('mmcv._ext') is not None:
+        return
+    import mmcv
+
+    ops = types.ModuleType(
+        'mmcv.ops', 'Stand-ins for the compiled mmcv ops, installed by mmkd '
+        'because the mmcv extension is missing.')
+    ops.__getattr__ = _missing_op  # PEP 562: any name gives a stand-in
+    sys.modules['mmcv.ops'] = ops
+    mmcv.ops = ops
+
+
+def _history_buffer_method(owner, name):
+    """``getattr`` as mmengine checkpoints use it, and no further.
+
+    ``HistoryBuffer`` pickles its statistics methods (``min``, ``mean``,
+    ...) as ``getattr(HistoryBuffer, name)``. A real ``getattr`` in the
+    allowlist would let a crafted pickle reach any attribute of any object
+    it can build, so only that use is resolved.
+    """
+    from mmengine.logging import HistoryBuffer
+
+    # The built-in statistics; the class fills its registry with them only
+    # when a first buffer is made.
+    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if owner is HistoryBuffer and name in allowed:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(
+        f'refused getattr({owner!r}, {name!r}) while loading a checkpoint: '
+        'only HistoryBuffer statistics methods may be looked up')
+
+
+def mmengine_checkpoint_globals() -> list:
+    """The globals an mmengine training checkpoint needs beyond tensors,
+    as ``torch.serialization.get_unsafe_globals_in_checkpoint`` lists them
+    for a checkpoint saved after validation."""
+    from mmengine.logging import HistoryBuffer
+
+    numpy_core = np._core if hasattr(np, '_core') else np.core
+    # Unpickling a dtype builds an instance of its class (Float64DType for
+    # HistoryBuffer values and numpy float scalars, Int64DType for its
+    # counts); the plain numeric ones are allowed, nothing with objects.
+    numeric_dtype_classes = [
+        type(np.dtype(name)) for name in (
+            'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
+            'uint32', 'uint64', 'float16', 'float32', 'float64')
+    ]
+    return [
+        HistoryBuffer,
+        numpy_core.multiarray._reconstruct,  # numpy arrays in HistoryBuffer
+        np.ndarray,
+        np.dtype,
+        *numeric_dtype_classes,
+        numpy_core.multiarray.scalar,  # numpy scalars in runtime_info
+        (_history_buffer_method, 'builtins.getattr'),
+    ]
+
+
+def _allow_mmengine_checkpoints() -> None:
+    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+
+
+def _module_of_distribution(dist: importlib.metadata.Distribution) -> str:
+    top_level = dist.read_text('top_level.txt')
+    if top_level:
+        return top_level.split()[0]
+    # Wheels without top_level.txt: the first package in the file list.
+    for file in dist.files or []:
+        if file.name == '__init__.py' and len(file.parts) == 2:
+            return file.parts[0]
+    raise ValueError(f'cannot infer the module name of {dist.name}')
+
+
+def is_installed(package: str) -> bool:
+    """``mmengine.utils.is_installed`` without ``pkg_resources``."""
+    try:
+        importlib.metadata.distribution(package)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        return spec is not None and spec.origin is not None
+
+
+def get_installed_path(package: str) -> str:
+    """``mmengine.utils.get_installed_path`` without ``pkg_resources``."""
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise
+        return osp.dirname(spec.origin)
+    return str(dist.locate_file(_module_of_distribution(dist)))
+
+
+def _has_pkg_resources() -> bool:
+    return importlib.util.find_spec('pkg_resources') is not None
+
+
+def _replace_pkg_resources_lookups() -> None:
+    if _has_pkg_resources():
+        return
+    import mmengine.config.config as config_module
+    import mmengine.hub.hub as hub_module
+    import mmengine.utils as utils_module
+    import mmengine.utils.package_utils as package_utils
+
+    for module in (config_module, hub_module, utils_module, package_utils):
+        if hasattr(module, 'is_installed'):
+            module.is_installed = is_installed
+        module.get_installed_path = get_installed_path
+
+
+def apply() -> None:
+    """Apply every fix whose problem is present. Safe to call repeatedly."""
+    _stub_mmcv_ops()
+    _allow_mmengine_checkpoints()
+    _replace_pkg_resources_lookups()

@@ -1,0 +1,54 @@
+"""Logit distillation between two MMSegmentation ``EncoderDecoder`` models."""
+from typing import Dict, List
+
+import torch
+import torch.nn.functional as F
+from mmseg.utils import add_prefix
+from torch import nn
+
+from mmkd.registry import MODELS
+from .base import BaseDistiller
+
+
+@MODELS.register_module()
+class SegDistiller(BaseDistiller):
+    """Distill a segmentor's decode-head logits into another's.
+
+    Distill losses see the decode heads' logits before upsampling,
+    ``[N, C, h, w]`` (1/8 of the input for the ``-d8`` models). When the
+    two networks' logits differ in size, the teacher's are resized
+    bilinearly to the student's: the student's logits are what is trained,
+    and the smaller map keeps the losses cheap.
+
+    The training step returns the student's own losses
+    (``decode.loss_ce``, ``aux.loss_ce``, ...) plus ``distill.<name>``.
+    The teacher's auxiliary head and losses are never computed.
+    """
+
+    task_scope = 'mmseg'
+
+    @staticmethod
+    def num_classes(model: nn.Module) -> int:
+        return model.decode_head.num_classes
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: List) -> Dict[str, torch.Tensor]:
+        with torch.no_grad():
+            teacher_logits = self.teacher.decode_head(
+                self.teacher.extract_feat(inputs))
+        features = self.student.extract_feat(inputs)
+        student_logits = self.student.decode_head(features)
+        losses = add_prefix(
+            self.student.decode_head.loss_by_feat(student_logits,
+                                                  data_samples), 'decode')
+        if self.student.with_auxiliary_head:
+            losses.update(
+                self.student._auxiliary_head_forward_train(
+                    features, data_samples))
+        if teacher_logits.shape[2:] != student_logits.shape[2:]:
+            teacher_logits = F.interpolate(
+                teacher_logits, size=student_logits.shape[2:],
+                mode='bilinear',
+                align_corners=self.student.decode_head.align_corners)
+        losses.update(self.distill(student_logits, teacher_logits))
+        return losses

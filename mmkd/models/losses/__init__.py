@@ -1,0 +1,3 @@
+from .kd import KDLoss, kd_loss
+
+__all__ = ['KDLoss', 'kd_loss']

@@ -1,0 +1,15 @@
+"""mmkd's registries.
+
+They are children of mmengine's root registries under the scope ``mmkd``.
+A config keeps the default scope of its task library (``mmseg`` or
+``mmpretrain``, inherited from its ``_base_``) and names mmkd's modules with
+the scope prefix, ``type='mmkd.SegDistiller'``, as OpenMMLab configs name
+modules of another library. Inside a distiller the losses are built in the
+``mmkd`` scope and the segmentors in their own, so ``type='KDLoss'`` and
+``type='EncoderDecoder'`` need no prefix there.
+"""
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmkd',
+                  locations=['mmkd.models'])

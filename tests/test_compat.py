@@ -1,0 +1,130 @@
+import importlib.util
+import io
+import os
+import pickle
+import sys
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import HistoryBuffer, MessageHub
+
+from mmkd import compat
+
+KD_CONFIG = os.path.join(os.path.dirname(__file__), '..', 'configs',
+                         'pspnet_r101_to_r18_kd.py')
+HAS_COMPILED_MMCV = importlib.util.find_spec('mmcv._ext') is not None
+
+
+@pytest.mark.skipif(HAS_COMPILED_MMCV, reason='full mmcv is installed')
+def test_missing_compiled_ops_raise_a_clear_error_when_used():
+    from mmcv.ops import point_sample, sigmoid_focal_loss  # noqa: F401
+    with pytest.raises(compat.MissingCompiledOpError,
+                       match=r'mmcv\.ops\.point_sample needs the compiled'):
+        point_sample(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2))
+    with pytest.raises(compat.MissingCompiledOpError,
+                       match='install full mmcv|Install full mmcv'):
+        mmcv.ops.DeformConv2d(3, 3, 3)
+    # stand-ins are classes: isinstance checks in mmengine keep working
+    assert not isinstance(torch.nn.Conv2d(1, 1, 1), mmcv.ops.DeformConv2d)
+    assert not hasattr(mmcv.ops, '__file__')
+
+
+def test_mmseg_models_import_and_build_pspnet():
+    import mmseg.models  # noqa: F401
+    from mmseg.registry import MODELS
+    assert MODELS.get('PSPHead') is not None
+
+
+def test_ops_are_left_alone_when_the_compiled_extension_exists(monkeypatch):
+    monkeypatch.delitem(sys.modules, 'mmcv.ops')
+    monkeypatch.delattr(mmcv, 'ops', raising=False)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, 'find_spec', lambda name, *a: object()
+        if name == 'mmcv._ext' else real_find_spec(name, *a))
+    compat._stub_mmcv_ops()
+    assert 'mmcv.ops' not in sys.modules
+
+
+def mmengine_checkpoint():
+    """What mmengine's runner saves besides weights: a message hub with
+    HistoryBuffers and numpy scalars."""
+    hub = MessageHub('compat-test')
+    hub.update_scalar('train/loss', 0.5)
+    hub.update_scalar('train/loss', np.float32(0.25))
+    hub.update_info('eta', np.float64(12.5))
+    return {
+        'meta': {'iter': 3, 'seed': 0},
+        'state_dict': {'w': torch.ones(2)},
+        'message_hub': hub.state_dict(),
+    }
+
+
+def test_mmengine_checkpoints_load_with_weights_only(tmp_path):
+    path = tmp_path / 'iter_3.pth'
+    torch.save(mmengine_checkpoint(), path)
+    loaded = torch.load(path, weights_only=True)
+    scalars = loaded['message_hub']['log_scalars']['train/loss']
+    assert isinstance(scalars, HistoryBuffer)
+    assert scalars.mean() == pytest.approx(0.375)
+    assert loaded['message_hub']['runtime_info']['eta'] == 12.5
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return os.system, ('touch PWNED',)
+
+
+def test_other_pickled_objects_are_still_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({'meta': _RunsCode()}, tmp_path / 'evil.pth')
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(tmp_path / 'evil.pth', weights_only=True)
+    assert not (tmp_path / 'PWNED').exists()
+
+
+class _ReachesAttributes:
+    """Pickles as getattr(numpy.ndarray, 'tofile')."""
+
+    def __reduce__(self):
+        return getattr, (np.ndarray, 'tofile')
+
+
+def test_getattr_is_allowed_for_history_buffer_methods_only(tmp_path):
+    torch.save({'x': _ReachesAttributes()}, tmp_path / 'reach.pth')
+    with pytest.raises(pickle.UnpicklingError, match='refused getattr'):
+        torch.load(tmp_path / 'reach.pth', weights_only=True)
+
+
+def test_pkg_resources_free_lookups_agree_with_mmengine():
+    from mmengine.utils import package_utils
+    if importlib.util.find_spec('pkg_resources') is not None:
+        assert (compat.get_installed_path('mmsegmentation') ==
+                package_utils.get_installed_path('mmsegmentation'))
+    assert compat.get_installed_path('mmsegmentation').endswith('mmseg')
+    assert compat.is_installed('mmsegmentation')
+    assert not compat.is_installed('surely-not-a-package-mmkd')
+
+
+def test_mmseg_configs_resolve_without_pkg_resources(monkeypatch):
+    import mmengine.config.config as config_module
+    import mmengine.hub.hub as hub_module
+    import mmengine.utils as utils_module
+    import mmengine.utils.package_utils as package_utils
+
+    def no_pkg_resources(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'pkg_resources'")
+
+    for module in (config_module, hub_module, utils_module, package_utils):
+        for name in ('is_installed', 'get_installed_path'):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, no_pkg_resources)
+    with pytest.raises(ModuleNotFoundError):
+        Config.fromfile(KD_CONFIG)
+    monkeypatch.setattr(compat, '_has_pkg_resources', lambda: False)
+    compat.apply()
+    cfg = Config.fromfile(KD_CONFIG)
+    assert cfg.model.student.backbone.depth == 18

@@ -1,0 +1,130 @@
+"""tools/train.py and tools/test.py on the real PSPNet-R101 -> R18 KD
+config, shrunk to 64x128 crops, on a small dataset in the Cityscapes layout
+with a teacher checkpoint written here."""
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmkd.testing import write_cityscapes_layout, write_model_checkpoint
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+KD_CONFIG = osp.join(ROOT, 'configs', 'pspnet_r101_to_r18_kd.py')
+TINY_CONFIG = osp.join(ROOT, 'configs', 'demo', 'pspnet_r101_to_r18_kd_tiny.py')
+TEACHER_URL = ('https://download.openmmlab.com/mmsegmentation/v0.5/pspnet/'
+               'pspnet_r101-d8_512x1024_80k_cityscapes/'
+               'pspnet_r101-d8_512x1024_80k_cityscapes_20200606_112211-'
+               'e1e1100f.pth')
+
+
+@pytest.fixture(scope='module')
+def cityscapes(tmp_path_factory):
+    root = tmp_path_factory.mktemp('cityscapes')
+    write_cityscapes_layout(str(root), images_per_city=2)
+    teacher = root / 'teacher.pth'
+    write_model_checkpoint(
+        'mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py',
+        str(teacher))
+    return root, teacher
+
+
+def run_tool(*args):
+    result = subprocess.run([sys.executable, *args], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result.stdout + result.stderr
+
+
+def data_options(root, teacher):
+    return [f'{loader}.dataset.data_root={root}'
+            for loader in ('train_dataloader', 'val_dataloader',
+                           'test_dataloader')] + [
+                               f'model.teacher.checkpoint={teacher}']
+
+
+def last_metrics(log, prefix):
+    lines = [line for line in log.splitlines() if prefix in line and 'mIoU' in line]
+    return {k: float(v) for k, v in
+            re.findall(r'(aAcc|mIoU|mAcc): ([\d.]+)', lines[-1])}
+
+
+def test_kd_config_is_mmsegs_pspnet_r18_with_the_zoo_r101_teacher():
+    cfg = Config.fromfile(KD_CONFIG)
+    assert cfg.model.type == 'mmkd.SegDistiller'
+    assert cfg.model.student.type == 'EncoderDecoder'
+    assert cfg.model.student.backbone.depth == 18
+    assert cfg.model.student.pretrained == 'open-mmlab://resnet18_v1c'
+    assert cfg.model.teacher.config == (
+        'mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py')
+    assert cfg.model.teacher.checkpoint == TEACHER_URL
+    assert cfg.train_cfg.max_iters == 80000
+    assert cfg.train_dataloader.dataset.type == 'CityscapesDataset'
+    assert cfg.train_dataloader.dataset.data_root == 'data/cityscapes/'
+    assert cfg.train_dataloader.dataset.pipeline[3].crop_size == (512, 1024)
+
+
+def test_train_test_and_resume(cityscapes, tmp_path):
+    root, teacher = cityscapes
+    work_dir = tmp_path / 'work'
+    options = data_options(root, teacher)
+    train_log = run_tool(
+        'tools/train.py', TINY_CONFIG, '--work-dir', str(work_dir),
+        '--cfg-options', *options, 'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=1',
+        'default_hooks.logger.interval=1')
+    assert re.search(r'Iter\(train\) \[2/2\].*distill\.loss_kd: [\d.]+',
+                     train_log)
+    assert 'aux.loss_ce' in train_log and 'decode.loss_ce' in train_log
+
+    checkpoint = torch.load(work_dir / 'iter_2.pth', weights_only=True)
+    keys = checkpoint['state_dict'].keys()
+    assert keys and all(key.startswith('student.') for key in keys)
+
+    # tools/test.py tests the student alone: same weights, same val set,
+    # so the same mIoU as the validation that closed training
+    test_log = run_tool('tools/test.py', TINY_CONFIG,
+                        str(work_dir / 'iter_2.pth'), '--work-dir',
+                        str(tmp_path / 'test'), '--cfg-options', *options)
+    assert last_metrics(test_log, 'Iter(test)') == last_metrics(
+        train_log, 'Iter(val)')
+    assert 'teacher' not in test_log.split('Iter(test)')[0].lower()
+
+    # a plain student checkpoint (student.* keys unprefixed) tests the same
+    plain = {k[len('student.'):]: v for k, v in checkpoint['state_dict'].items()}
+    torch.save({'state_dict': plain, 'meta': checkpoint['meta']},
+               tmp_path / 'student.pth')
+    plain_log = run_tool('tools/test.py', TINY_CONFIG,
+                         str(tmp_path / 'student.pth'), '--work-dir',
+                         str(tmp_path / 'test_plain'), '--cfg-options',
+                         *options)
+    assert last_metrics(plain_log, 'Iter(test)') == last_metrics(
+        test_log, 'Iter(test)')
+
+    # --resume picks up iter_2.pth (loaded with weights_only) and goes on
+    resume_log = run_tool(
+        'tools/train.py', TINY_CONFIG, '--work-dir', str(work_dir),
+        '--resume', '--cfg-options', *options, 'train_cfg.max_iters=3',
+        'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=1',
+        'default_hooks.logger.interval=1')
+    assert f'Auto resumed from the latest checkpoint {work_dir}/iter_2.pth' \
+        in resume_log
+    assert 'resumed epoch: 0, iter: 2' in resume_log
+    assert 'Iter(train) [3/3]' in resume_log
+    assert 'Iter(train) [1/3]' not in resume_log
+    assert 'missing keys' not in resume_log
+    assert (work_dir / 'iter_3.pth').exists()
+
+
+def test_test_tool_refuses_a_checkpoint_of_another_model(cityscapes, tmp_path):
+    root, teacher = cityscapes
+    result = subprocess.run(
+        [sys.executable, 'tools/test.py', TINY_CONFIG, str(teacher),
+         '--work-dir', str(tmp_path), '--cfg-options',
+         *data_options(root, teacher)],
+        cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert f'checkpoint {teacher} does not fit the model' in result.stderr

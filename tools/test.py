@@ -1,0 +1,107 @@
+"""Test a model on its config's test set and print the metrics (mIoU, ...).
+
+    python tools/test.py CONFIG CHECKPOINT [--out DIR] [--show-dir DIR] [--tta]
+
+For a distiller config only the student is built and tested, as
+MMSegmentation tests a plain model: the teacher is not downloaded, built or
+run. CHECKPOINT may be a distiller training checkpoint or a plain student
+checkpoint; either way its weights must fit the student exactly.
+"""
+import argparse
+import os
+import os.path as osp
+
+import mmkd  # noqa: F401  (compat fixes before mmseg is imported)
+from mmengine.config import Config, DictAction
+from mmengine.model import is_model_wrapper
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmkd.apis import is_distiller_config, student_weights
+from mmkd.checkpoint import load_state_dict_verified
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file path or URL')
+    parser.add_argument(
+        '--work-dir',
+        help='where logs and metrics go (default: ./work_dirs/<config>)')
+    parser.add_argument(
+        '--out', help='save the predictions as label maps in this directory')
+    parser.add_argument(
+        '--show', action='store_true', help='show the predictions')
+    parser.add_argument(
+        '--show-dir', help='save images painted with predictions here')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='seconds per --show image')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. test_dataloader.batch_size=2')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--tta', action='store_true', help='flip and multi-scale testing')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_visualization(cfg, args):
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise ValueError('--show and --show-dir need a `visualization` hook '
+                         'in default_hooks (SegVisualizationHook)')
+    hook.draw = True
+    if args.show:
+        hook.show = True
+        hook.wait_time = args.wait_time
+    if args.show_dir:
+        cfg.visualizer.save_dir = args.show_dir
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if is_distiller_config(cfg.model, cfg.get('default_scope')):
+        cfg.model = cfg.model.student
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.tta:
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.out is not None:
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(
+        cfg)
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    if args.tta:
+        model = model.module
+    load_state_dict_verified(
+        model, student_weights(args.checkpoint), args.checkpoint,
+        what='model')
+    metrics = runner.test()
+    print(' '.join(f'{name}: {value:.2f}' for name, value in metrics.items()))
+
+
+if __name__ == '__main__':
+    main()
