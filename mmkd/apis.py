@@ -1,15 +1,34 @@
-"""Helpers the tools share: recognise distiller configs and take the
-student out of a distiller checkpoint."""
+"""Helpers the tools share: read a config as the tools do, recognise
+distiller configs and take the student out of a distiller checkpoint."""
+import os.path as osp
 from collections import OrderedDict
+from typing import Optional
 
 import torch
-from mmengine.config import ConfigDict
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import MODELS
 
 from mmkd.checkpoint import load_checkpoint_file, state_dict_of
 from mmkd.models.distillers import BaseDistiller
 
-__all__ = ['is_distiller_config', 'student_weights']
+__all__ = ['load_tool_config', 'is_distiller_config', 'student_weights']
+
+
+def load_tool_config(path: str, cfg_options: Optional[dict],
+                     work_dir: Optional[str], launcher: str) -> Config:
+    """The config at ``path`` with ``--cfg-options`` merged, the launcher
+    recorded and the work dir set: ``work_dir``, else the config's, else
+    ``./work_dirs/<config name>``, as MMSegmentation's tools do."""
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    return cfg
 
 
 def is_distiller_config(model_cfg: ConfigDict, default_scope: str) -> bool:

@@ -2,7 +2,6 @@
 milliseconds. The real PSPNet configs are exercised by test_tools.py."""
 import copy
 
-import mmkd  # noqa: F401  (compat fixes before mmseg is imported)
 import pytest
 import torch
 from mmengine.config import ConfigDict

@@ -1,5 +1,4 @@
 import importlib.util
-import io
 import os
 import pickle
 import sys

@@ -1,5 +1,4 @@
 import os
-import pickle
 
 import pytest
 import torch
@@ -7,7 +6,8 @@ import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 from mmengine.registry import MODELS as ROOT_MODELS
 
-from conftest import (NUM_CLASSES, distiller_cfg, make_batch, segmentor_cfg)
+from conftest import (DATA_PREPROCESSOR, NUM_CLASSES, distiller_cfg,
+                      make_batch, segmentor_cfg)
 from mmkd.checkpoint import CheckpointError
 from mmkd.models.distillers import DistillerConfigError, SegDistiller
 from mmkd.models.losses import kd_loss
@@ -192,6 +192,16 @@ def test_missing_teacher_checkpoint_is_refused(tmp_path):
         build(distiller_cfg('s3://bucket/teacher.pth'))
 
 
+def test_a_bad_teacher_spec_is_refused(teacher_checkpoint, tmp_path):
+    cfg = distiller_cfg(teacher_checkpoint)
+    cfg['teacher']['chekpoint'] = cfg['teacher'].pop('checkpoint')
+    with pytest.raises(DistillerConfigError, match="got.*'chekpoint'"):
+        build(cfg)
+    cfg = distiller_cfg(teacher_checkpoint, teacher=str(tmp_path / 'no.py'))
+    with pytest.raises(DistillerConfigError, match='no.py does not exist'):
+        build(cfg)
+
+
 class _RunsCode:
     def __reduce__(self):
         return os.system, ('touch PWNED',)
@@ -224,7 +234,7 @@ def test_different_input_normalisation_is_refused(teacher_checkpoint):
 
 
 def test_the_runner_data_preprocessor_is_used_when_given(teacher_checkpoint):
-    preprocessor = dict(DATA_PREPROCESSOR_64)
+    preprocessor = dict(DATA_PREPROCESSOR, size=(64, 64))
     distiller = build(
         distiller_cfg(teacher_checkpoint, data_preprocessor=preprocessor))
     assert distiller.data_preprocessor.size == (64, 64)
@@ -240,12 +250,3 @@ def test_distill_loss_names_must_start_with_loss(teacher_checkpoint):
     with pytest.raises(DistillerConfigError, match='distill_losses is empty'):
         build(cfg)
 
-
-DATA_PREPROCESSOR_64 = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(64, 64))

@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 
-import mmkd  # noqa: F401  (compat fixes before mmseg is imported)
 from mmkd.testing import write_cityscapes_layout, write_model_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

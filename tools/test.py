@@ -9,15 +9,14 @@ checkpoint; either way its weights must fit the student exactly.
 """
 import argparse
 import os
-import os.path as osp
 
-import mmkd  # noqa: F401  (compat fixes before mmseg is imported)
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmkd.apis import is_distiller_config, student_weights
+from mmkd.apis import (is_distiller_config, load_tool_config,
+                       student_weights)
 from mmkd.checkpoint import load_state_dict_verified
 
 
@@ -69,15 +68,8 @@ def enable_visualization(cfg, args):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
+                           args.launcher)
     if is_distiller_config(cfg.model, cfg.get('default_scope')):
         cfg.model = cfg.model.student
     if args.show or args.show_dir:

@@ -4,13 +4,13 @@
 """
 import argparse
 import os
-import os.path as osp
 
-import mmkd  # noqa: F401  (compat fixes before mmseg is imported)
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from mmkd.apis import load_tool_config
 
 
 def parse_args():
@@ -47,15 +47,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
+                           args.launcher)
     if args.amp:
         if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
             print_log('AMP is already enabled in the config.',

@@ -84,8 +84,6 @@ class BaseDistiller(BaseModel):
         save_teacher (bool): also save the teacher's weights in training
             checkpoints. Off by default: checkpoints stay student-sized and
             the teacher is rebuilt from its own checkpoint.
-        init_cfg (dict, optional): unused by distillers; kept for the
-            ``BaseModel`` interface.
 
     The teacher's parameters are frozen, it stays in ``eval()`` mode (also
     after ``train()``) and ``init_weights()`` leaves it alone.
@@ -99,9 +97,9 @@ class BaseDistiller(BaseModel):
                  teacher: ConfigType,
                  distill_losses: Dict[str, ConfigType],
                  data_preprocessor: Optional[ConfigType] = None,
-                 save_teacher: bool = False,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
+                 save_teacher: bool = False):
+        # No init_cfg: it would apply to the whole tree, teacher included.
+        super().__init__()
         self.student = build_in_scope(student, self.task_scope)
         # One preprocessor feeds both networks.
         if data_preprocessor is None:
@@ -109,16 +107,19 @@ class BaseDistiller(BaseModel):
         else:
             self.data_preprocessor = build_in_scope(data_preprocessor,
                                                     self.task_scope)
-        self.teacher = self._build_teacher(**teacher)
+        self.teacher = self._build_teacher(teacher)
         self._check_pair()
         self.distill_losses = self._build_losses(distill_losses)
-        self.save_teacher = save_teacher
         if not save_teacher:
             self.register_state_dict_post_hook(_drop_teacher_weights)
             self.register_load_state_dict_post_hook(_forgive_missing_teacher)
 
-    def _build_teacher(self, config: Union[str, ConfigType],
-                       checkpoint: str) -> nn.Module:
+    def _build_teacher(self, spec: ConfigType) -> nn.Module:
+        keys = {'config', 'checkpoint'}
+        if set(spec) != keys:
+            raise DistillerConfigError(
+                f'teacher takes the keys {sorted(keys)}, got {sorted(spec)}')
+        config, checkpoint = spec['config'], spec['checkpoint']
         teacher = build_in_scope(load_model_config(config), self.task_scope)
         weights = state_dict_of(load_checkpoint_file(checkpoint), checkpoint)
         load_state_dict_verified(teacher, weights, checkpoint, what='teacher')
