@@ -14,7 +14,8 @@ model = dict(
         checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/'
         'pspnet/pspnet_r101-d8_512x1024_80k_cityscapes/'
         'pspnet_r101-d8_512x1024_80k_cityscapes_20200606_112211-e1e1100f.pth'),
-    # Weight 10 on the per-pixel KL is the pixel-wise term of structured KD
-    # (Liu et al., CVPR 2019), the usual baseline setting; not tuned here.
-    distill_losses=dict(loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=10.0)),
+    # tau 1 and weight 1 on the per-pixel mean KL: the KD baseline of the
+    # CIRKD-derived segmentation code of DIST (hunto/DIST_KD,
+    # segmentation/train_kd.py: --kd-temperature 1, --lambda-kd 1).
+    distill_losses=dict(loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=1.0)),
 )

@@ -250,3 +250,24 @@ def test_distill_loss_names_must_start_with_loss(teacher_checkpoint):
     with pytest.raises(DistillerConfigError, match='distill_losses is empty'):
         build(cfg)
 
+
+
+def test_ignored_pixels_can_be_left_out_of_distillation(teacher_checkpoint):
+    distiller = build(
+        distiller_cfg(teacher_checkpoint, distill_ignore_index=255))
+    distiller.train()
+    distiller.student.decode_head.dropout.p = 0.0
+    batch = make_batch()
+    batch['data_samples'][0].gt_sem_seg.data[:, :16] = 255  # top half
+    data = distiller.data_preprocessor(batch, True)
+    losses = distiller.loss(**data)
+    with torch.no_grad():
+        student_logits = distiller.student._forward(data['inputs'])
+        teacher_logits = distiller.teacher._forward(data['inputs'])
+    valid = torch.ones(2, 4, 4, dtype=torch.bool)
+    valid[0, :2] = False  # the top half at 1/8 resolution
+    expected = 3.0 * kd_loss(student_logits, teacher_logits, tau=2.0,
+                             valid_mask=valid)
+    torch.testing.assert_close(losses['distill.loss_kd'], expected)
+    all_pixels = 3.0 * kd_loss(student_logits, teacher_logits, tau=2.0)
+    assert not torch.allclose(losses['distill.loss_kd'], all_pixels)

@@ -173,11 +173,17 @@ class BaseDistiller(BaseModel):
         self.teacher.eval()
         return self
 
-    def distill(self, student_logits: torch.Tensor,
-                teacher_logits: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Every distill loss on one pair of logits, keyed for the log."""
+    def distill(
+        self,
+        student_logits: torch.Tensor,
+        teacher_logits: torch.Tensor,
+        valid_mask: Optional[torch.Tensor] = None
+    ) -> Dict[str, torch.Tensor]:
+        """Every distill loss on one pair of logits, keyed for the log;
+        ``valid_mask`` (``[N]`` or ``[N, H, W]``) restricts the positions."""
         return {
-            f'distill.{name}': loss(student_logits, teacher_logits)
+            f'distill.{name}': loss(student_logits, teacher_logits,
+                                    valid_mask=valid_mask)
             for name, loss in self.distill_losses.items()
         }
 

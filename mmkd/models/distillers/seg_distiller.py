@@ -1,5 +1,5 @@
 """Logit distillation between two MMSegmentation ``EncoderDecoder`` models."""
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -23,9 +23,23 @@ class SegDistiller(BaseDistiller):
     The training step returns the student's own losses
     (``decode.loss_ce``, ``aux.loss_ce``, ...) plus ``distill.<name>``.
     The teacher's auxiliary head and losses are never computed.
+
+    Args:
+        distill_ignore_index (int, optional): leave the pixels labelled so in
+            the ground truth (255 in Cityscapes, also the padding) out of the
+            distill losses, which then average over the other pixels. The
+            label map is resized to the logits with nearest-neighbour
+            sampling. Default None: distil every pixel, as the published
+            methods do.
+        Others as :class:`BaseDistiller`.
     """
 
     task_scope = 'mmseg'
+
+    def __init__(self, *args, distill_ignore_index: Optional[int] = None,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.distill_ignore_index = distill_ignore_index
 
     @staticmethod
     def num_classes(model: nn.Module) -> int:
@@ -50,5 +64,17 @@ class SegDistiller(BaseDistiller):
                 teacher_logits, size=student_logits.shape[2:],
                 mode='bilinear',
                 align_corners=self.student.decode_head.align_corners)
-        losses.update(self.distill(student_logits, teacher_logits))
+        valid_mask = None
+        if self.distill_ignore_index is not None:
+            valid_mask = self.labelled_pixels(data_samples,
+                                              student_logits.shape[2:])
+        losses.update(self.distill(student_logits, teacher_logits, valid_mask))
         return losses
+
+    def labelled_pixels(self, data_samples: List,
+                        size: torch.Size) -> torch.Tensor:
+        """``[N, h, w]``: the pixels whose ground-truth label, sampled at
+        ``size``, is not ``distill_ignore_index``."""
+        labels = torch.stack([s.gt_sem_seg.data for s in data_samples])
+        labels = F.interpolate(labels.float(), size=size, mode='nearest')
+        return labels[:, 0] != self.distill_ignore_index

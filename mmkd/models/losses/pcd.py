@@ -1,0 +1,195 @@
+"""Progressive Class-level Distillation, pixel-wise.
+
+At every position the classes are ranked by how far the student's logit is
+from the teacher's, largest gap first. A stage with ``G`` groups cuts that
+ranking into ``G`` near-equal contiguous groups and distils within each
+group: both distributions are softmaxes over the group's classes only, so
+classes that the student already matches do not drown the ones it misses.
+Fine-to-coarse walks the stages from ``num_stages`` groups down to one (plain
+KD over all classes); coarse-to-fine walks them back up.
+"""
+from collections import Counter
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.logging import MessageHub
+
+from mmkd.registry import MODELS
+from .utils import DistillLoss, check_positive, logit_loss, masked_mean
+
+SCHEDULES = ('joint', 'progressive')
+
+
+def stage_sequence(num_stages: int) -> List[int]:
+    """The number of groups of each stage in order: fine-to-coarse
+    ``S, ..., 1``, then coarse-to-fine ``1, ..., S``."""
+    fine_to_coarse = list(range(num_stages, 0, -1))
+    return fine_to_coarse + fine_to_coarse[::-1]
+
+
+def group_layout(num_classes: int, num_groups: int,
+                 device: torch.device) -> Tuple[torch.Tensor, int]:
+    """Split ranks ``0..C-1`` into ``num_groups`` contiguous groups whose
+    sizes differ by at most one (larger groups first). Returns the rank held
+    by each slot of a ``[num_groups, width]`` grid, flattened, with ``C``
+    (a padding column) in unused slots; and ``width``."""
+    width = -(-num_classes // num_groups)
+    sizes = torch.full((num_groups, ), num_classes // num_groups)
+    sizes[:num_classes % num_groups] += 1
+    starts = torch.cumsum(sizes, 0) - sizes
+    slots = torch.arange(width)
+    ranks = torch.where(slots < sizes[:, None], starts[:, None] + slots,
+                        num_classes)
+    return ranks.flatten().to(device), width
+
+
+def weighted_kl(log_p: torch.Tensor, log_q: torch.Tensor,
+                dim: int) -> torch.Tensor:
+    """``lambda * KL(p || q)`` along ``dim``, ``lambda = 1 - cos(p, q)``
+    (detached)."""
+    p, q = log_p.exp(), log_q.exp()
+    kl = (p * (log_p - log_q)).sum(dim)
+    with torch.no_grad():
+        # (p * p).sum().sqrt(), not vector_norm: 25x faster on CPU here
+        cos = (p * q).sum(dim) / ((p * p).sum(dim) * (q * q).sum(dim)).sqrt()
+    return (1 - cos) * kl
+
+
+def rank_order(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Per position, the class indices by descending ``|teacher - student|``
+    (ties by class index), ``[N, C, *]``. Sorted in a channels-last copy:
+    sorting along the contiguous last dimension is twice as fast on CPU."""
+    gap = (teacher - student).abs().detach().movedim(1, -1).contiguous()
+    return gap.argsort(dim=-1, descending=True, stable=True).movedim(-1, 1)
+
+
+def grouped_kl(student_padded: torch.Tensor, teacher_padded: torch.Tensor,
+               num_groups: int) -> torch.Tensor:
+    """``sum_g lambda_g KL(p_g || q_g)`` per position for one stage.
+
+    ``*_padded`` hold the logits (divided by the temperature) in rank order
+    along dim 1, plus one last class of the lowest finite value: the unused
+    slots of the ``[G, width]`` group grid point there, so they get zero
+    probability and ``log p - log q = 0``, with no NaN and no mask.
+    """
+    num_classes = student_padded.shape[1] - 1
+    ranks, width = group_layout(num_classes, num_groups,
+                                student_padded.device)
+
+    def as_groups(padded):  # [N, C + 1, *] -> [N, G, width, *]
+        return padded.index_select(1, ranks).unflatten(1, (num_groups, width))
+
+    log_q = F.log_softmax(as_groups(student_padded), dim=2)
+    log_p = F.log_softmax(as_groups(teacher_padded), dim=2)
+    return weighted_kl(log_p, log_q, dim=2).sum(1)
+
+
+@logit_loss
+def pcd_loss(student_logits: torch.Tensor,
+             teacher_logits: torch.Tensor,
+             stages: Sequence[int],
+             tau: float = 1.0,
+             valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``tau^2 * mean_i sum_{stage in stages} sum_g lambda_g KL(p_g || q_g)``:
+    for each stage (its number of groups ``G``), the classes ranked at
+    position ``i`` by ``|teacher - student|`` (descending, detached) are cut
+    into ``G`` near-equal contiguous groups; ``p_g`` and ``q_g`` are the
+    softmaxes of ``teacher / tau`` and ``student / tau`` restricted to group
+    ``g``, ``lambda_g = 1 - cos(p_g, q_g)`` (detached). ``i`` runs over the
+    (valid) samples of ``[N, C]`` or pixels of ``[N, C, H, W]``.
+
+    One sort serves every stage, each distinct stage is computed once, and
+    the one-group stage (all classes) needs no sort. Ties in the gap are
+    ordered by class index. Returns a scalar.
+    """
+    num_classes = student_logits.shape[1]
+    if max(stages) > num_classes:
+        raise ValueError(f'a stage of {max(stages)} groups needs at least as '
+                         f'many classes, got {num_classes}')
+    student = student_logits / tau
+    teacher = teacher_logits / tau
+    counts = Counter(stages)
+    per_position = 0
+    if 1 in counts:
+        per_position = counts.pop(1) * weighted_kl(
+            F.log_softmax(teacher, dim=1), F.log_softmax(student, dim=1),
+            dim=1)
+    if counts:
+        order = rank_order(student, teacher)
+
+        def ranked_and_padded(logits):
+            lowest = torch.finfo(logits.dtype).min
+            return torch.cat([logits.gather(1, order),
+                              logits.new_full(logits[:, :1].shape, lowest)],
+                             dim=1)
+
+        student_padded = ranked_and_padded(student)
+        teacher_padded = ranked_and_padded(teacher)
+        for num_groups, count in counts.items():
+            per_position = per_position + count * grouped_kl(
+                student_padded, teacher_padded, num_groups)
+    return tau**2 * masked_mean(per_position, valid_mask)
+
+
+@MODELS.register_module()
+class PCDLoss(DistillLoss):
+    """``loss_weight * pcd_loss(student_logits, teacher_logits, stages, tau)``.
+
+    Args:
+        num_stages (int): the finest stage has this many groups.
+        tau (float): temperature.
+        loss_weight (float): factor on the loss.
+        schedule (str): ``'joint'`` sums every stage of both directions
+            (each stage twice) at every step. ``'progressive'`` runs one
+            stage at a time: the fine-to-coarse stages over the first half
+            of training, the coarse-to-fine ones over the second, in equal
+            shares of the iterations. The training iteration and length come
+            from mmengine's message hub, which the runner updates every
+            iteration and restores on ``--resume``; so the stage resumes
+            with the checkpoint.
+    """
+
+    def __init__(self,
+                 num_stages: int = 3,
+                 tau: float = 1.0,
+                 loss_weight: float = 1.0,
+                 schedule: str = 'joint'):
+        if not (isinstance(num_stages, int) and num_stages >= 1):
+            raise ValueError(
+                f'num_stages must be a positive integer, got {num_stages}')
+        if schedule not in SCHEDULES:
+            raise ValueError(
+                f'schedule must be one of {SCHEDULES}, got {schedule!r}')
+        check_positive(tau=tau)
+        super().__init__(pcd_loss, loss_weight, tau=tau)
+        self.num_stages = num_stages
+        self.schedule = schedule
+
+    def current_stages(self) -> List[int]:
+        """The stages (numbers of groups) that the next step distils."""
+        sequence = stage_sequence(self.num_stages)
+        if self.schedule == 'joint':
+            return sequence
+        hub = MessageHub.get_current_instance()
+        iteration, max_iters = hub.get_info('iter'), hub.get_info('max_iters')
+        if iteration is None or not max_iters:
+            raise RuntimeError(
+                "PCDLoss(schedule='progressive') needs the training iteration "
+                "and length from mmengine's message hub ('iter', "
+                "'max_iters'), which the runner sets; none were found")
+        index = min(len(sequence) - 1,
+                    iteration * len(sequence) // max_iters)
+        return [sequence[index]]
+
+    def forward(self,
+                student_logits: torch.Tensor,
+                teacher_logits: torch.Tensor,
+                valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.loss_weight * self.loss_fn(
+            student_logits, teacher_logits, self.current_stages(),
+            **self.hyperparameters, valid_mask=valid_mask)
+
+    def extra_repr(self) -> str:
+        return (f'num_stages={self.num_stages}, schedule={self.schedule!r}, '
+                + super().extra_repr())
