@@ -13,6 +13,7 @@ from mmkd.models.losses import (BDDLoss, CWDLoss, DISTLoss, KDLoss, PCDLoss,
                                 bdd_loss, cwd_loss, dist_loss, kd_loss,
                                 pcd_loss)
 from mmkd.models.losses.pcd import group_layout, stage_sequence
+from mmkd.models.losses.utils import divergences
 from mmkd.registry import MODELS
 
 LOSSES = {
@@ -120,6 +121,41 @@ def test_masked_pixels_do_not_count(name):
 
     torch.testing.assert_close(loss(student, teacher, valid_mask=mask),
                                loss(rows(student), rows(teacher)))
+
+
+# ---- the shared divergence with its written-out gradient -------------------
+
+
+def autograd_divergences(student, teacher, dim, forward_weight,
+                         reverse_weight, cosine_weighted):
+    log_q, log_p = F.log_softmax(student, dim), F.log_softmax(teacher, dim)
+    p, q = log_p.exp(), log_q.exp()
+    value = (forward_weight * (p * (log_p - log_q)).sum(dim) +
+             reverse_weight * (q * (log_q - log_p)).sum(dim))
+    if cosine_weighted:
+        value = value * (1 - F.cosine_similarity(p, q, dim=dim)).detach()
+    return value
+
+
+@pytest.mark.parametrize('weights', [(1.0, 0.0), (0.0, 1.0), (0.7, 1.3)])
+@pytest.mark.parametrize('cosine_weighted', [False, True])
+@pytest.mark.parametrize('dim', [1, 2])
+def test_divergences_value_and_gradients_of_both_inputs(
+        weights, cosine_weighted, dim):
+    student = logits(2, 5, 3, 4, dtype=torch.float64).requires_grad_()
+    teacher = logits(2, 5, 3, 4, seed=1, dtype=torch.float64).requires_grad_()
+    outputs = []
+    for function in (divergences, autograd_divergences):
+        value = function(student, teacher, dim, *weights, cosine_weighted)
+        upstream = logits(*value.shape, seed=2, dtype=torch.float64)
+        gradients = torch.autograd.grad((value * upstream).sum(),
+                                        (student, teacher))
+        outputs.append((value, *gradients))
+    for ours, reference in zip(*outputs):
+        torch.testing.assert_close(ours, reference, rtol=1e-10, atol=1e-12)
+    if not cosine_weighted:  # with the cosine held, finite differences differ
+        assert torch.autograd.gradcheck(
+            lambda s, t: divergences(s, t, dim, *weights), (student, teacher))
 
 
 # ---- KD, BDD --------------------------------------------------------------

@@ -7,7 +7,7 @@ Prints, per loss: median time of forward+backward over ``--repeats`` runs
 (after warm-up), its ratio to KD's, peak memory above the inputs (CUDA max
 allocated, or peak RSS on CPU), the time of the straightforward version and
 the speed-up, and the largest difference between the two values (they
-compute the same formula). Each measurement runs in its own process, so
+compute the same formula) and of their gradients. Each measurement runs in its own process, so
 that CPU peak memory is its own.
 """
 import argparse
@@ -136,9 +136,9 @@ def measure(name, plain, shape, device, repeats, warmup):
             torch.cuda.synchronize(device)
         if step >= warmup:
             times.append(time.perf_counter() - start)
-        student.grad = None
-    return statistics.median(times), peak_memory_mb(device) - before, \
-        value.item()
+        gradient, student.grad = student.grad, None
+    return (statistics.median(times), peak_memory_mb(device) - before,
+            value.item(), gradient.cpu())
 
 
 def measure_apart(*args):
@@ -163,14 +163,15 @@ def main():
     device = torch.device(args.device)
     rows = []
     for name in LOSSES:
-        seconds, memory, value = measure_apart(name, False, args.shape,
-                                               args.device, args.repeats,
-                                               args.warmup)
-        plain_seconds, _, plain_value = measure_apart(
+        seconds, memory, value, gradient = measure_apart(
+            name, False, args.shape, args.device, args.repeats, args.warmup)
+        plain_seconds, _, plain_value, plain_gradient = measure_apart(
             name, True, args.shape, args.device, args.repeats, args.warmup)
-        rows.append(dict(loss=name, seconds=seconds, peak_mb=memory,
-                         plain_seconds=plain_seconds,
-                         value_difference=abs(value - plain_value)))
+        rows.append(dict(
+            loss=name, seconds=seconds, peak_mb=memory,
+            plain_seconds=plain_seconds,
+            value_difference=abs(value - plain_value),
+            gradient_difference=(gradient - plain_gradient).abs().max().item()))
     kd_seconds = rows[0]['seconds']
     for row in rows:
         row['vs_kd'] = row['seconds'] / kd_seconds
@@ -185,13 +186,14 @@ def main():
           f'{torch.__version__}, {torch.get_num_threads()} threads, median '
           f'of {args.repeats}')
     print(f'{"loss":<22}{"ms":>9}{"x KD":>7}{"peak MB":>9}'
-          f'{"plain ms":>10}{"speed-up":>9}{"|diff|":>10}')
+          f'{"plain ms":>10}{"speed-up":>9}{"|diff|":>10}{"|grad diff|":>12}')
     for row in rows:
         print(f'{row["loss"]:<22}{row["seconds"] * 1e3:>9.1f}'
               f'{row["vs_kd"]:>7.2f}{row["peak_mb"]:>9.0f}'
               f'{row["plain_seconds"] * 1e3:>10.1f}'
               f'{row["speedup_vs_plain"]:>9.2f}'
-              f'{row["value_difference"]:>10.1e}')
+              f'{row["value_difference"]:>10.1e}'
+              f'{row["gradient_difference"]:>12.1e}')
 
 
 if __name__ == '__main__':

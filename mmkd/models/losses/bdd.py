@@ -11,8 +11,8 @@ from typing import Optional
 import torch
 
 from mmkd.registry import MODELS
-from .utils import (DistillLoss, check_positive, kl_per_position, log_softmax,
-                    logit_loss, masked_mean)
+from .utils import (DistillLoss, check_positive, divergences, logit_loss,
+                    masked_mean)
 
 
 @logit_loss
@@ -37,19 +37,19 @@ def bdd_loss(student_logits: torch.Tensor,
     """
     forward_scale = forward_weight * tau_forward**2
     reverse_scale = reverse_weight * tau_reverse**2
-    log_p = log_softmax(teacher_logits, tau_forward)
-    log_q = log_softmax(student_logits, tau_forward)
     if tau_reverse == tau_forward:
-        # Both terms share log p - log q: one pass instead of two.
-        coefficient = torch.sub(forward_scale * log_p.exp(), log_q.exp(),
-                                alpha=reverse_scale)
-        per_position = (coefficient * (log_p - log_q)).sum(1)
+        # Both terms share p, q and log p - log q: one pass instead of two.
+        per_position = divergences(
+            student_logits / tau_forward, teacher_logits / tau_forward,
+            forward_weight=forward_scale, reverse_weight=reverse_scale)
     else:
         per_position = (
-            forward_scale * kl_per_position(log_p, log_q) +
-            reverse_scale * kl_per_position(
-                log_softmax(student_logits, tau_reverse),
-                log_softmax(teacher_logits, tau_reverse)))
+            divergences(student_logits / tau_forward,
+                        teacher_logits / tau_forward,
+                        forward_weight=forward_scale) +
+            divergences(student_logits / tau_reverse,
+                        teacher_logits / tau_reverse,
+                        forward_weight=0.0, reverse_weight=reverse_scale))
     return masked_mean(per_position, valid_mask)
 
 

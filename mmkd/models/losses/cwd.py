@@ -3,10 +3,9 @@ channel of each image becomes a distribution over the spatial positions."""
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 from mmkd.registry import MODELS
-from .utils import DistillLoss, check_positive, kl_per_position, logit_loss
+from .utils import DistillLoss, check_positive, divergences, logit_loss
 
 
 @logit_loss
@@ -34,8 +33,7 @@ def cwd_loss(student_logits: torch.Tensor,
         lowest = torch.finfo(student.dtype).min
         student = student.masked_fill(invalid, lowest)
         teacher = teacher.masked_fill(invalid, lowest)
-    per_channel = kl_per_position(
-        F.log_softmax(teacher, dim=2), F.log_softmax(student, dim=2), dim=2)
+    per_channel = divergences(student, teacher, dim=2)
     if valid_mask is None:
         return tau**2 * per_channel.mean()
     images = valid_mask.flatten(1).any(1).to(per_channel.dtype)  # [N]

@@ -4,8 +4,8 @@ from typing import Optional
 import torch
 
 from mmkd.registry import MODELS
-from .utils import (DistillLoss, check_positive, kl_per_position, log_softmax,
-                    logit_loss, masked_mean)
+from .utils import (DistillLoss, check_positive, divergences, logit_loss,
+                    masked_mean)
 
 
 @logit_loss
@@ -17,8 +17,7 @@ def kd_loss(student_logits: torch.Tensor,
     and ``q = softmax(student / tau)`` over classes, ``i`` running over the
     (valid) samples of ``[N, C]`` or pixels of ``[N, C, H, W]`` logits.
     Returns a scalar."""
-    per_position = kl_per_position(
-        log_softmax(teacher_logits, tau), log_softmax(student_logits, tau))
+    per_position = divergences(student_logits / tau, teacher_logits / tau)
     return tau**2 * masked_mean(per_position, valid_mask)
 
 
