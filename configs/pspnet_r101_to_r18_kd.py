@@ -19,3 +19,8 @@ model = dict(
     # segmentation/train_kd.py: --kd-temperature 1, --lambda-kd 1).
     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=1.0)),
 )
+
+# Evaluate the teacher once before training, to log its mIoU beside the
+# student's (one more validation pass):
+#   --cfg-options custom_hooks.0.enabled=True
+custom_hooks = [dict(type='mmkd.ValidateTeacherHook', enabled=False)]

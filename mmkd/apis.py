@@ -1,17 +1,23 @@
-"""Helpers the tools share: read a config as the tools do, recognise
-distiller configs and take the student out of a distiller checkpoint."""
+"""Helpers the tools share: read a config as the tools do, set up
+distributed runs without CUDA, recognise distiller configs and take the
+student out of a distiller checkpoint."""
+import logging
 import os.path as osp
 from collections import OrderedDict
 from typing import Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 from mmengine.registry import MODELS
 
 from mmkd.checkpoint import load_checkpoint_file, state_dict_of
 from mmkd.models.distillers import BaseDistiller
 
-__all__ = ['load_tool_config', 'is_distiller_config', 'student_weights']
+__all__ = [
+    'load_tool_config', 'setup_cpu_distributed', 'is_distiller_config',
+    'student_config', 'student_weights'
+]
 
 
 def load_tool_config(path: str, cfg_options: Optional[dict],
@@ -31,12 +37,74 @@ def load_tool_config(path: str, cfg_options: Optional[dict],
     return cfg
 
 
+def _sync_bn_to_bn(node) -> int:
+    """Turn every ``SyncBN`` norm config under ``node`` into ``BN``, in
+    place; returns how many there were."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += _sync_bn_to_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += _sync_bn_to_bn(value)
+    return count
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make a ``--launcher pytorch`` run work on a machine without CUDA
+    (several CPU processes under torchrun, as the tests run): start the gloo
+    process group here, since mmengine's ``init_dist`` would call
+    ``torch.cuda.set_device``; train BN instead of SyncBN, which needs CUDA;
+    and wrap the model in DDP without device ids, broadcasting buffers so
+    that every rank keeps rank 0's BN statistics. Does nothing when CUDA is
+    available or the run is not distributed."""
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(
+            f'--launcher {cfg.launcher} needs CUDA; on CPUs, launch with '
+            'torchrun (tools/dist_train.sh, tools/dist_test.sh)')
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group('gloo')
+    converted = _sync_bn_to_bn(cfg.model)
+    if converted:
+        print_log(
+            f'No CUDA: {converted} SyncBN layer configs of the trained model '
+            'run as BN, with the statistics of rank 0 broadcast to all ranks',
+            logger='current', level=logging.WARNING)
+    # DDP's defaults sync buffers from rank 0 (mmengine's own setting turns
+    # that off, for SyncBN)
+    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',
+                                 device_ids=None)
+
+
 def is_distiller_config(model_cfg: ConfigDict, default_scope: str) -> bool:
     """Whether ``model_cfg`` builds an mmkd distiller."""
     with MODELS.switch_scope_and_registry(default_scope) as registry:
         model_class = registry.get(model_cfg['type'])
     return isinstance(model_class, type) and issubclass(
         model_class, BaseDistiller)
+
+
+def student_config(cfg: Config) -> Config:
+    """A distiller config turned into its student's plain config, in place:
+    the student as the model, without mmkd's import and hooks (they need a
+    distiller). Returns ``cfg``."""
+    cfg.model = cfg.model.student
+    imports = cfg.get('custom_imports', {}).get('imports', [])
+    imports = [name for name in imports if name.split('.')[0] != 'mmkd']
+    if imports:
+        cfg.custom_imports.imports = imports
+    else:
+        cfg.pop('custom_imports', None)
+    hooks = [hook for hook in cfg.pop('custom_hooks', [])
+             if not str(hook.get('type', '')).startswith('mmkd.')]
+    if hooks:
+        cfg.custom_hooks = hooks
+    return cfg
 
 
 def student_weights(checkpoint: str) -> 'OrderedDict[str, torch.Tensor]':

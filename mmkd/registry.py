@@ -8,8 +8,14 @@ modules of another library. Inside a distiller the losses are built in the
 ``mmkd`` scope and the segmentors in their own, so ``type='KDLoss'`` and
 ``type='EncoderDecoder'`` need no prefix there.
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmkd',
                   locations=['mmkd.models'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmkd',
+                   locations=['mmkd.evaluation'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmkd',
+                 locations=['mmkd.engine'])

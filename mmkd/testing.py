@@ -3,9 +3,11 @@ the demo on machines that cannot download the real ones.
 
 The dataset has the real Cityscapes directory layout and file names, so
 MMSegmentation's ``CityscapesDataset`` reads it unchanged; its content is
-generated: each class paints shapes in its own colour (the Cityscapes
-palette) over noise, so a network can learn it.
+generated: polygon annotations of random shapes, label maps drawn from them
+by the official ``cityscapesscripts``, and images that paint each class in
+its Cityscapes colour over noise, so a network can learn it.
 """
+import json
 import os
 import os.path as osp
 from typing import Tuple, Union
@@ -13,6 +15,9 @@ from typing import Tuple, Union
 import cv2
 import numpy as np
 import torch
+from cityscapesscripts.helpers import labels as cityscapes_labels
+from cityscapesscripts.helpers.annotation import Annotation
+from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from mmengine.config import ConfigDict
 
 from mmkd.models.distillers.base import build_in_scope, load_model_config
@@ -26,42 +31,69 @@ CITYSCAPES_PALETTE = np.array(
      [255, 0, 0], [0, 0, 142], [0, 0, 70], [0, 60, 100], [0, 80, 100],
      [0, 0, 230], [119, 11, 32]], dtype=np.uint8)
 SPLIT_CITIES = {'train': ('aachen', 'bochum'), 'val': ('frankfurt', )}
+# Cityscapes label names by trainId 0..18 (road, sidewalk, ...)
+TRAIN_ID_NAMES = [
+    label.name for label in sorted(
+        (label for label in cityscapes_labels.labels
+         if 0 <= label.trainId < 19),
+        key=lambda label: label.trainId)
+]
 
 
-def _scene(rng: np.random.Generator,
-           size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
-    """An RGB image and its trainId label map: a road-like base class and
-    a few rectangles and ellipses of other classes, 255 on a thin border."""
+def _polygons(rng: np.random.Generator, size: Tuple[int, int]) -> dict:
+    """A Cityscapes polygon annotation: road everywhere, a few rectangles
+    and ellipses of other classes on top, and a 2-pixel 'out of roi'
+    frame (trainId 255)."""
     height, width = size
-    label = np.zeros(size, dtype=np.uint8)
+    objects = [('road', [[0, 0], [width, 0], [width, height], [0, height]])]
     for _ in range(rng.integers(3, 8)):
-        cls = int(rng.integers(1, len(CITYSCAPES_PALETTE)))
-        y, x = rng.integers(0, height), rng.integers(0, width)
+        name = TRAIN_ID_NAMES[int(rng.integers(1, len(TRAIN_ID_NAMES)))]
+        y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
         h = int(rng.integers(height // 8, height // 2))
         w = int(rng.integers(width // 8, width // 2))
         if rng.random() < 0.5:
-            label[y:y + h, x:x + w] = cls
+            polygon = [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]
         else:
-            cv2.ellipse(label, (int(x), int(y)), (w // 2, h // 2), 0, 0, 360,
-                        cls, -1)
-    label[:2], label[-2:], label[:, :2], label[:, -2:] = 255, 255, 255, 255
-    colour = CITYSCAPES_PALETTE[np.minimum(label, len(CITYSCAPES_PALETTE) - 1)]
+            polygon = cv2.ellipse2Poly((x, y), (w // 2, h // 2), 0, 0, 360,
+                                       15).tolist()
+        objects.append((name, polygon))
+    right, bottom = width - 1, height - 1
+    for x0, y0, x1, y1 in ((0, 0, right, 1), (0, bottom - 1, right, bottom),
+                           (0, 0, 1, bottom), (right - 1, 0, right, bottom)):
+        objects.append(
+            ('out of roi', [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
+    return dict(imgHeight=height, imgWidth=width, objects=[
+        dict(label=name, polygon=polygon) for name, polygon in objects])
+
+
+def _image(rng: np.random.Generator, train_ids: np.ndarray) -> np.ndarray:
+    """An RGB image for a trainId map: each class in its Cityscapes colour
+    (black where ignored), plus noise."""
+    colour = np.where((train_ids == 255)[..., None], 0,
+                      CITYSCAPES_PALETTE[np.minimum(train_ids, 18)])
     noise = rng.normal(0, 20, size=colour.shape)
-    image = np.clip(colour + noise, 0, 255).astype(np.uint8)
-    return image, label
+    return np.clip(colour + noise, 0, 255).astype(np.uint8)
 
 
 def write_cityscapes_layout(root: str,
                             images_per_city: int = 2,
                             size: Tuple[int, int] = (128, 256),
-                            seed: int = 0) -> str:
-    """Write a small dataset in the Cityscapes layout under ``root``::
+                            seed: int = 0,
+                            label_maps: bool = True) -> str:
+    """Write a small dataset in the Cityscapes layout under ``root``, as
+    the official download has it plus the trainId maps::
 
         leftImg8bit/{train,val}/<city>/<city>_000000_0000NN_leftImg8bit.png
-        gtFine/{train,val}/<city>/<city>_000000_0000NN_gtFine_labelTrainIds.png
+        gtFine/{train,val}/<city>/<city>_000000_0000NN_gtFine_polygons.json
+        gtFine/.../<city>_000000_0000NN_gtFine_labelIds.png
+        gtFine/.../<city>_000000_0000NN_gtFine_labelTrainIds.png
 
-    Two training cities and one validation city, ``images_per_city`` images
-    each, of ``size`` (height, width). Same seed, same files.
+    The label maps are drawn from the polygons by ``cityscapesscripts``;
+    ``label_maps=False`` leaves them out, as before conversion (the
+    ``labelIds`` maps ship with the official download, the ``labelTrainIds``
+    ones do not). Two training cities and one validation city,
+    ``images_per_city`` images each, of ``size`` (height, width). Same
+    seed, same files.
     """
     rng = np.random.default_rng(seed)
     for split, cities in SPLIT_CITIES.items():
@@ -71,14 +103,22 @@ def write_cityscapes_layout(root: str,
             os.makedirs(image_dir, exist_ok=True)
             os.makedirs(label_dir, exist_ok=True)
             for frame in range(images_per_city):
-                stem = f'{city}_000000_{frame:06d}'
-                image, label = _scene(rng, size)
+                stem = osp.join(label_dir, f'{city}_000000_{frame:06d}')
+                polygons = f'{stem}_gtFine_polygons.json'
+                with open(polygons, 'w') as file:
+                    json.dump(_polygons(rng, size), file)
+                annotation = Annotation()
+                annotation.fromJsonFile(polygons)
+                train_ids = createLabelImage(annotation, 'trainIds')
+                if label_maps:
+                    train_ids.save(f'{stem}_gtFine_labelTrainIds.png')
+                    createLabelImage(annotation, 'ids').save(
+                        f'{stem}_gtFine_labelIds.png')
+                image = _image(rng, np.asarray(train_ids))
                 cv2.imwrite(
-                    osp.join(image_dir, f'{stem}_leftImg8bit.png'),
+                    osp.join(image_dir,
+                             f'{city}_000000_{frame:06d}_leftImg8bit.png'),
                     cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-                cv2.imwrite(
-                    osp.join(label_dir, f'{stem}_gtFine_labelTrainIds.png'),
-                    label)
     return root
 
 

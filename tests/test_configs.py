@@ -1,5 +1,5 @@
-"""Every distiller config builds with the real PSPNet-R101 teacher and
-PSPNet-R18 student and runs one training step (at a 64x128 crop, with a
+"""Every distiller config builds with its real R101 teacher and R18 student
+(PSPNet and DeepLabV3) and runs one training step (at a 64x128 crop, with a
 teacher checkpoint written here)."""
 import glob
 import os.path as osp
@@ -15,40 +15,72 @@ from conftest import make_batch
 from mmkd.testing import write_model_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'pspnet_*.py')))
+ARCHITECTURES = ('pspnet', 'deeplabv3')
+CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*_r101_to_r18_*.py')))
 LOSS_TYPES = {'kd': 'KDLoss', 'bdd': 'BDDLoss', 'dist': 'DISTLoss',
               'cwd': 'CWDLoss', 'pcd': 'PCDLoss'}
 
 
+def architecture_and_method(path):
+    architecture, method = osp.basename(path)[:-3].split('_r101_to_r18_')
+    return architecture, method
+
+
 @pytest.fixture(scope='module')
-def r101_checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp('zoo') / 'pspnet_r101.pth'
-    write_model_checkpoint(
-        'mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py',
-        str(path))
-    return path
+def r101_checkpoints(tmp_path_factory):
+    """Written on first use: architecture -> R101 teacher checkpoint."""
+    directory = tmp_path_factory.mktemp('zoo')
+    paths = {}
+
+    def checkpoint(architecture):
+        if architecture not in paths:
+            paths[architecture] = directory / f'{architecture}_r101.pth'
+            write_model_checkpoint(
+                f'mmseg::{architecture}/{architecture}_r101-d8_4xb2-80k_'
+                'cityscapes-512x1024.py', str(paths[architecture]))
+        return paths[architecture]
+
+    return checkpoint
 
 
-def test_there_is_a_config_per_method():
-    methods = {osp.basename(c)[len('pspnet_r101_to_r18_'):-3] for c in CONFIGS}
-    assert methods == set(LOSS_TYPES)
+def test_there_is_a_config_per_architecture_and_method():
+    assert {architecture_and_method(path) for path in CONFIGS} == {
+        (architecture, method)
+        for architecture in ARCHITECTURES for method in LOSS_TYPES}
+
+
+@pytest.mark.parametrize('method', LOSS_TYPES)
+def test_deeplabv3_configs_distil_as_the_pspnet_ones(method):
+    pspnet, deeplabv3 = (
+        Config.fromfile(osp.join(ROOT, 'configs',
+                                 f'{arch}_r101_to_r18_{method}.py'))
+        for arch in ARCHITECTURES)
+    assert deeplabv3.model.distill_losses == pspnet.model.distill_losses
+    assert deeplabv3.model.student.decode_head.type == 'ASPPHead'
+    assert deeplabv3.model.student.backbone.depth == 18
+    assert deeplabv3.model.teacher.config == (
+        'mmseg::deeplabv3/deeplabv3_r101-d8_4xb2-80k_cityscapes-512x1024.py')
+    assert deeplabv3.train_dataloader == pspnet.train_dataloader
+    assert deeplabv3.train_cfg == pspnet.train_cfg
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_config_builds_and_trains_one_step(path, r101_checkpoint):
+def test_config_builds_and_trains_one_step(path, r101_checkpoints):
     cfg = Config.fromfile(path)
-    method = osp.basename(path)[len('pspnet_r101_to_r18_'):-3]
+    architecture, method = architecture_and_method(path)
     losses = cfg.model.distill_losses
     assert [loss.type for loss in losses.values()] == [LOSS_TYPES[method]]
     assert cfg.model.teacher.checkpoint.startswith(
-        'https://download.openmmlab.com/mmsegmentation/')
+        'https://download.openmmlab.com/mmsegmentation/v0.5/'
+        f'{architecture}/{architecture}_r101-d8_512x1024_80k_cityscapes/')
 
-    cfg.model.teacher.checkpoint = str(r101_checkpoint)
+    cfg.model.teacher.checkpoint = str(r101_checkpoints(architecture))
     cfg.model.student.pretrained = None
     cfg.model.student.data_preprocessor.size = (64, 128)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         distiller = MODELS.build(cfg.model)
-    hub = MessageHub.get_instance(f'config-{method}')  # PCD's progress
+    # PCD's progress
+    hub = MessageHub.get_instance(f'config-{architecture}-{method}')
     hub.update_info('iter', 0)
     hub.update_info('max_iters', cfg.train_cfg.max_iters)
     distiller.train()

@@ -47,7 +47,8 @@ def test_invariant_to_a_constant_added_to_the_logits_of_a_pixel():
 
 
 def test_module_applies_loss_weight_and_is_registered():
-    loss = MODELS.build(dict(type='KDLoss', tau=2.0, loss_weight=3.0))
+    # the scope prefix: other tests leave mmseg as the default scope
+    loss = MODELS.build(dict(type='mmkd.KDLoss', tau=2.0, loss_weight=3.0))
     student, teacher = torch.randn(4, 7), torch.randn(4, 7)
     torch.testing.assert_close(loss(student, teacher),
                                3.0 * kd_loss(student, teacher, tau=2.0))

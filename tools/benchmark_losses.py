@@ -6,9 +6,9 @@ straightforward implementation of the same formula.
 Prints, per loss: median time of forward+backward over ``--repeats`` runs
 (after warm-up), its ratio to KD's, peak memory above the inputs (CUDA max
 allocated, or peak RSS on CPU), the time of the straightforward version and
-the speed-up, and the largest difference between the two values (they
-compute the same formula) and of their gradients. Each measurement runs in its own process, so
-that CPU peak memory is its own.
+the speed-up, and the largest differences between the two values and
+between their gradients (they compute the same formula). Each measurement
+runs in its own process, so that CPU peak memory is its own.
 """
 import argparse
 import json

@@ -1,14 +1,22 @@
 """Test a model on its config's test set and print the metrics (mIoU, ...).
 
     python tools/test.py CONFIG CHECKPOINT [--out DIR] [--show-dir DIR] [--tta]
+                         [--cityscapes-official]
 
 For a distiller config only the student is built and tested, as
 MMSegmentation tests a plain model: the teacher is not downloaded, built or
 run. CHECKPOINT may be a distiller training checkpoint or a plain student
 checkpoint; either way its weights must fit the student exactly.
+
+Prints aAcc, mIoU and mAcc, with the per-class IoU table in the log.
+``--cityscapes-official`` also runs the official ``cityscapesscripts``
+evaluation on the same predictions (class and category mIoU) and fails if
+its class mIoU differs from MMSegmentation's.
 """
 import argparse
 import os
+import os.path as osp
+import sys
 
 from mmengine.config import DictAction
 from mmengine.model import is_model_wrapper
@@ -16,7 +24,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmkd.apis import (is_distiller_config, load_tool_config,
-                       student_weights)
+                       setup_cpu_distributed, student_config, student_weights)
 from mmkd.checkpoint import load_state_dict_verified
 
 
@@ -47,6 +55,11 @@ def parse_args():
         help='job launcher')
     parser.add_argument(
         '--tta', action='store_true', help='flip and multi-scale testing')
+    parser.add_argument(
+        '--cityscapes-official',
+        action='store_true',
+        help='also evaluate with cityscapesscripts (needs the '
+        '*_gtFine_labelIds.png maps of the official download)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -66,12 +79,34 @@ def enable_visualization(cfg, args):
         cfg.visualizer.save_dir = args.show_dir
 
 
+def add_official_evaluation(cfg):
+    evaluators = cfg.test_evaluator
+    if not isinstance(evaluators, list):
+        evaluators = [evaluators]
+    cfg.test_evaluator = [
+        *evaluators,
+        dict(type='mmkd.CityscapesOfficialMetric',
+             output_dir=osp.join(cfg.work_dir, 'cityscapes_official'),
+             keep_results=True)
+    ]
+
+
+def check_official_agrees(metrics):
+    """Both round to 0.01; a larger gap means the two evaluations did not
+    see the same labels (e.g. labelIds and labelTrainIds maps disagree)."""
+    ours, official = metrics['mIoU'], metrics['cityscapes_official/mIoU']
+    if abs(ours - official) > 0.01 + 1e-6:
+        sys.exit(f'error: mIoU {ours:.2f} and the official Cityscapes mIoU '
+                 f'{official:.2f} disagree on the same predictions')
+
+
 def main():
     args = parse_args()
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     if is_distiller_config(cfg.model, cfg.get('default_scope')):
-        cfg.model = cfg.model.student
+        student_config(cfg)
+    setup_cpu_distributed(cfg)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.tta:
@@ -81,6 +116,8 @@ def main():
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    if args.cityscapes_official:
+        add_official_evaluation(cfg)
 
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(
         cfg)
@@ -93,6 +130,8 @@ def main():
         what='model')
     metrics = runner.test()
     print(' '.join(f'{name}: {value:.2f}' for name, value in metrics.items()))
+    if args.cityscapes_official:
+        check_official_agrees(metrics)
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmkd.apis import load_tool_config
+from mmkd.apis import load_tool_config, setup_cpu_distributed
 
 
 def parse_args():
@@ -49,6 +49,7 @@ def main():
     args = parse_args()
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
+    setup_cpu_distributed(cfg)
     if args.amp:
         if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
             print_log('AMP is already enabled in the config.',

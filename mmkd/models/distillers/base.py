@@ -12,7 +12,7 @@ from typing import Dict, Optional, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, revert_sync_batchnorm
 from mmengine.registry import MODELS as ROOT_MODELS
 from torch import nn
 
@@ -123,6 +123,10 @@ class BaseDistiller(BaseModel):
         teacher = build_in_scope(load_model_config(config), self.task_scope)
         weights = state_dict_of(load_checkpoint_file(checkpoint), checkpoint)
         load_state_dict_verified(teacher, weights, checkpoint, what='teacher')
+        # A frozen teacher in eval mode normalises with its running
+        # statistics: SyncBN would compute the same as BN, but DDP refuses
+        # SyncBN in CPU modules.
+        teacher = revert_sync_batchnorm(teacher)
         teacher.requires_grad_(False)
         teacher.eval()
         # init_weights() recurses into children that are not yet initialised;
