@@ -1,11 +1,15 @@
-"""Small segmentors and batches: the distiller's logic on models that run in
-milliseconds. The real PSPNet configs are exercised by test_tools.py."""
+"""Small segmentors, classifiers and batches: the distillers' logic on
+models that run in milliseconds. The real configs are exercised by
+test_configs.py, test_cls_configs.py and test_tools.py."""
 import copy
+from dataclasses import dataclass
+from typing import Callable, Set
 
 import pytest
 import torch
 from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
+from mmpretrain.structures import DataSample
 from mmseg.structures import SegDataSample
 
 from mmkd.testing import write_model_checkpoint
@@ -66,11 +70,38 @@ def segmentor_cfg(width=8, num_classes=NUM_CLASSES, strides=(1, 2, 1, 1),
         test_cfg=dict(mode='whole'))
 
 
-def distiller_cfg(teacher_checkpoint, teacher=None, student=None, **kwargs):
+CLS_DATA_PREPROCESSOR = dict(
+    type='ClsDataPreprocessor',
+    num_classes=NUM_CLASSES,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
+
+
+def classifier_cfg(width=8, num_classes=NUM_CLASSES):
+    """A ResNet-18 for 32x32 images of base width ``width`` (64 for the
+    real one) with a linear head, as mmpretrain's CIFAR configs."""
+    return ConfigDict(
+        type='ImageClassifier',
+        data_preprocessor=dict(CLS_DATA_PREPROCESSOR,
+                               num_classes=num_classes),
+        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=width,
+                      base_channels=width, out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=num_classes,
+                  in_channels=8 * width,
+                  loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+
+
+def distiller_cfg(teacher_checkpoint, teacher=None, student=None,
+                  task=None, **kwargs):
+    """A distiller of the seg task's (or ``task``'s) width-8 student and
+    width-16 teacher, with ``KDLoss(tau=2, loss_weight=3)``."""
+    task = task or SEG
     return dict(
-        type='mmkd.SegDistiller',
-        student=student or segmentor_cfg(width=8),
-        teacher=dict(config=teacher or segmentor_cfg(width=16),
+        type=task.distiller_type,
+        student=student or task.model_cfg(width=8),
+        teacher=dict(config=teacher or task.model_cfg(width=16),
                      checkpoint=str(teacher_checkpoint)),
         distill_losses=dict(loss_kd=dict(type='KDLoss', tau=2.0,
                                          loss_weight=3.0)),
@@ -83,6 +114,17 @@ def teacher_checkpoint(tmp_path):
     path = tmp_path / 'teacher.pth'
     write_model_checkpoint(segmentor_cfg(width=16), str(path), seed=1)
     return path
+
+
+def make_cls_batch(num_images=4, size=(32, 32), num_classes=NUM_CLASSES,
+                   seed=0):
+    """A batch as mmpretrain's dataloader gives it to the preprocessor."""
+    generator = torch.Generator().manual_seed(seed)
+    inputs = [torch.randint(0, 256, (3, *size), generator=generator,
+                            dtype=torch.uint8) for _ in range(num_images)]
+    labels = torch.randint(0, num_classes, (num_images, ), generator=generator)
+    samples = [DataSample().set_gt_label(int(label)) for label in labels]
+    return dict(inputs=inputs, data_samples=samples)
 
 
 def make_batch(num_images=2, size=(32, 32), num_classes=NUM_CLASSES, seed=0):
@@ -98,3 +140,50 @@ def make_batch(num_images=2, size=(32, 32), num_classes=NUM_CLASSES, seed=0):
                                  pad_shape=size))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the distiller tests need to know of a task library."""
+    name: str
+    scope: str  # the task library's registry scope
+    distiller_type: str
+    model_cfg: Callable  # (width=, num_classes=) -> model config
+    make_batch: Callable  # (seed=) -> a batch for the data preprocessor
+    head: str  # the last layer, whose weight and bias name the classes
+    head_prefix: str  # the head module's state dict prefix
+    own_losses: Set[str]  # the student's own loss keys in the log
+    prediction: Callable  # a predicted data sample -> its prediction tensor
+
+
+SEG = Task('seg', 'mmseg', 'mmkd.SegDistiller', segmentor_cfg, make_batch,
+           'decode_head.conv_seg', 'decode_head.',
+           {'decode.loss_ce', 'aux.loss_ce'},
+           lambda sample: sample.pred_sem_seg.data)
+CLS = Task('cls', 'mmpretrain', 'mmkd.ClsDistiller', classifier_cfg,
+           make_cls_batch, 'head.fc', 'head.', {'cls.loss'},
+           lambda sample: sample.pred_score)
+
+
+@pytest.fixture(params=[SEG, CLS], ids=lambda task: task.name)
+def task(request):
+    """Each task library: tests taking it run for both distillers."""
+    return request.param
+
+
+@pytest.fixture
+def task_checkpoint(tmp_path, task):
+    """A checkpoint of ``task``'s default teacher (width 16)."""
+    path = tmp_path / f'{task.name}_teacher.pth'
+    write_model_checkpoint(task.model_cfg(width=16), str(path), seed=1,
+                           scope=task.scope)
+    return path
+
+
+@pytest.fixture
+def cls_teacher_checkpoint(tmp_path):
+    """A checkpoint of the default classifier teacher, width 16."""
+    path = tmp_path / 'cls_teacher.pth'
+    write_model_checkpoint(classifier_cfg(width=16), str(path), seed=1,
+                           scope='mmpretrain')
+    return path

@@ -29,17 +29,22 @@ class DistillerConfigError(ValueError):
 
 def load_model_config(config: Union[str, ConfigType]) -> ConfigType:
     """The model config named by a teacher spec: the ``model`` of a config
-    file (a path or an ``mmseg::``/``mmpretrain::`` path), or a model config
-    given directly as a dict."""
+    file (a path or an ``mmseg::``/``mmpretrain::`` path), with the file's
+    top-level ``data_preprocessor`` when the model has none (as mmengine's
+    runner would give it), or a model config given directly as a dict."""
     if not isinstance(config, str):
         return config
     # mmengine resolves `pkg::path` for `_base_`; reuse that resolution.
     path, _ = Config._get_cfg_path(config, '')
     try:
-        return Config.fromfile(path).model
+        cfg = Config.fromfile(path)
     except FileNotFoundError as error:
         raise DistillerConfigError(
             f'teacher config {config} does not exist') from error
+    model = cfg.model
+    if 'data_preprocessor' not in model and 'data_preprocessor' in cfg:
+        model.data_preprocessor = cfg.data_preprocessor
+    return model
 
 
 def build_in_scope(cfg: ConfigType, scope: str) -> nn.Module:
@@ -100,6 +105,13 @@ class BaseDistiller(BaseModel):
                  save_teacher: bool = False):
         # No init_cfg: it would apply to the whole tree, teacher included.
         super().__init__()
+        student = dict(student)
+        if data_preprocessor is not None and \
+                'data_preprocessor' not in student:
+            # As mmengine's runner hands a model the config's top-level
+            # preprocessor (MMPretrain's configs keep it there).
+            student['data_preprocessor'] = data_preprocessor
+            data_preprocessor = None
         self.student = build_in_scope(student, self.task_scope)
         # One preprocessor feeds both networks.
         if data_preprocessor is None:

@@ -1,0 +1,41 @@
+"""Logit distillation between two MMPretrain ``ImageClassifier`` models."""
+from typing import Dict, List
+
+import torch
+from torch import nn
+
+from mmkd.registry import MODELS
+from .base import BaseDistiller
+
+
+@MODELS.register_module()
+class ClsDistiller(BaseDistiller):
+    """Distill a classifier's logits, ``[N, C]``, into another's.
+
+    The training step returns the student's own classification loss as
+    ``cls.loss`` (with batch augmentations such as Mixup applied by the data
+    preprocessor to the batch both networks see) plus ``distill.<name>``.
+    The teacher computes features and head logits only, without loss.
+
+    Args: as :class:`BaseDistiller`; teacher and student are MMPretrain
+    classifier configs (``mmpretrain::`` paths for the teacher's config).
+    """
+
+    task_scope = 'mmpretrain'
+
+    @staticmethod
+    def num_classes(model: nn.Module) -> int:
+        return model.head.num_classes
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: List) -> Dict[str, torch.Tensor]:
+        with torch.no_grad():
+            teacher_logits = self.teacher.head(
+                self.teacher.extract_feat(inputs))
+        student_logits = self.student.head(self.student.extract_feat(inputs))
+        losses = {
+            f'cls.{name}': value for name, value in
+            self.student.head._get_loss(student_logits, data_samples).items()
+        }
+        losses.update(self.distill(student_logits, teacher_logits))
+        return losses
