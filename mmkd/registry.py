@@ -8,6 +8,7 @@ modules of another library. Inside a distiller the losses are built in the
 ``mmkd`` scope and the segmentors in their own, so ``type='KDLoss'`` and
 ``type='EncoderDecoder'`` need no prefix there.
 """
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
@@ -19,3 +20,5 @@ METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmkd',
                    locations=['mmkd.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmkd',
                  locations=['mmkd.engine'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
+                    locations=['mmkd.datasets'])

@@ -1,75 +1,97 @@
-"""`make demo`: distill PSPNet-R101 into PSPNet-R18 with pixel-wise KD on a
-small generated dataset in the Cityscapes layout, then test the student.
+"""`make demo`: distillation on DigitScapes, end to end on a CPU.
 
-Until the embedded dataset lands, the teacher is the real PSPNet-R101
-architecture with initial (untrained) weights, written as a model-zoo style
-checkpoint: the demo shows the whole path (config, teacher checkpoint
-verification, distillation, student-only testing), not a useful teacher.
+Builds DigitScapes (real handwritten digits from scikit-learn, in the
+Cityscapes layout), trains the teacher (PSPNet, ResNetV1c-50 of width 16)
+unless an earlier run left one, trains the student alone (PSPNet,
+ResNetV1c-18 of width 16) unless an earlier run left it, distils the
+teacher into the student with BDD, tests all three with tools/test.py, and
+prints their mIoU; the per-class IoU goes to a PNG plot.
 """
 import os.path as osp
-import re
-import subprocess
-import sys
+import time
 
-from mmkd.testing import write_cityscapes_layout, write_model_checkpoint
+import matplotlib
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = 'configs/demo/pspnet_r101_to_r18_kd_tiny.py'
-DATA_ROOT = 'data/demo_cityscapes'
-TEACHER_CONFIG = 'mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py'
-TEACHER_CHECKPOINT = osp.join(DATA_ROOT, 'teacher_pspnet_r101.pth')
-WORK_DIR = 'work_dirs/demo_pspnet_r101_to_r18_kd'
-MAX_ITERS = 40
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+from mmkd.datasets import CLASSES, SPLITS, write_digitscapes  # noqa: E402
+from mmkd.runs import ROOT, test, train  # noqa: E402
+
+DATA_ROOT = 'data/digitscapes'
+CONFIGS = 'configs/digitscapes'
+TEACHER = ('teacher: PSPNet-R50 (width 16)', 'pspnet_r50_digitscapes')
+STUDENT = ('student alone: PSPNet-R18 (width 16)', 'pspnet_r18_digitscapes')
+BDD = ('student with BDD from the teacher',
+       'pspnet_r50_to_r18_digitscapes_bdd')
+PLOT = 'work_dirs/demo_digitscapes_per_class_iou.png'
 
 
 def step(message):
     print(f'\n==> {message}', flush=True)
 
 
-def run(*args):
-    command = [sys.executable, *args]
-    print('$ ' + ' '.join(command), flush=True)
-    result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    if result.returncode != 0:
-        print(result.stdout)
-        sys.exit(f'failed: {" ".join(command)}')
-    return result.stdout
+def trained(name, reuse):
+    """The checkpoint of configs/digitscapes/<name>.py in work_dirs/<name>,
+    trained now unless ``reuse`` and an earlier run left one."""
+    work_dir = osp.join('work_dirs', name)
+    last = osp.join(ROOT, work_dir, 'last_checkpoint')
+    if reuse and osp.exists(last):
+        with open(last) as file:
+            checkpoint = file.read().strip()
+        if osp.exists(checkpoint):
+            print(f'reusing {checkpoint} (delete {work_dir} to retrain)')
+            return checkpoint
+    checkpoint, seconds = train(osp.join(CONFIGS, f'{name}.py'), work_dir)
+    print(f'trained in {seconds / 60:.1f} min: {checkpoint}')
+    return checkpoint
+
+
+def plot(results):
+    figure, axes = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(results)
+    for index, (label, figures) in enumerate(results.items()):
+        values = [figures['per_class'].get(name, float('nan'))
+                  for name in CLASSES]
+        axes.bar([c + (index - (len(results) - 1) / 2) * width
+                  for c in range(len(CLASSES))], values, width,
+                 label=f'{label} ({figures["mIoU"]:.1f} mIoU)')
+    axes.set_xticks(range(len(CLASSES)), CLASSES)
+    axes.set_ylabel('IoU (%)')
+    axes.set_ylim(0, 100)
+    axes.set_title('DigitScapes val, per class')
+    axes.legend(loc='lower right', fontsize=8)
+    figure.tight_layout()
+    figure.savefig(osp.join(ROOT, PLOT), dpi=100)
 
 
 def main():
+    start = time.perf_counter()
     if not osp.isdir(osp.join(ROOT, DATA_ROOT, 'leftImg8bit')):
-        step(f'writing a small Cityscapes-layout dataset to {DATA_ROOT}')
-        write_cityscapes_layout(osp.join(ROOT, DATA_ROOT), images_per_city=4)
-    if not osp.isfile(osp.join(ROOT, TEACHER_CHECKPOINT)):
-        step(f'writing an untrained PSPNet-R101 teacher checkpoint to '
-             f'{TEACHER_CHECKPOINT}')
-        write_model_checkpoint(TEACHER_CONFIG,
-                               osp.join(ROOT, TEACHER_CHECKPOINT))
+        step(f'building DigitScapes in {DATA_ROOT}')
+        write_digitscapes(osp.join(ROOT, DATA_ROOT))
+        print(f'{SPLITS["train"]} train and {SPLITS["val"]} val images')
 
-    step(f'distilling PSPNet-R101 -> PSPNet-R18 with KD, {MAX_ITERS} '
-         'iterations on the CPU (~1 s each)')
-    log = run('tools/train.py', CONFIG, '--work-dir', WORK_DIR,
-              '--cfg-options', f'train_cfg.max_iters={MAX_ITERS}')
-    for line in log.splitlines():
-        if 'Iter(train)' in line:
-            print(re.sub(r'^.* - INFO - ', '', line)[:160])
+    results = {}
+    for (label, name), reuse, minutes in ((TEACHER, True, 6),
+                                          (STUDENT, True, 1.5),
+                                          (BDD, False, 2.5)):
+        step(f'{label}: configs/digitscapes/{name}.py (about {minutes} min '
+             'on 2 CPU cores)')
+        checkpoint = trained(name, reuse)
+        results[label] = test(osp.join(CONFIGS, f'{name}.py'), checkpoint,
+                              osp.join('work_dirs', name, 'test'))
 
-    step('testing the student alone with tools/test.py')
-    checkpoint = osp.join(WORK_DIR, f'iter_{MAX_ITERS}.pth')
-    output = run('tools/test.py', CONFIG, checkpoint, '--work-dir', WORK_DIR)
-    table = [line for line in output.splitlines() if line.startswith(('|', '+'))]
-    print('\n'.join(table))
-    metrics = dict(re.findall(r'(\w+): ([\d.]+)', output.splitlines()[-1]))
-
-    step('result')
+    step('result: DigitScapes val')
     header = f'{"model":<40}{"mIoU":>8}{"mAcc":>8}{"aAcc":>8}'
     print(header)
     print('-' * len(header))
-    print(f'{"PSPNet-R18, KD from PSPNet-R101 (" + str(MAX_ITERS) + " it)":<40}'
-          + ''.join(f'{float(metrics[k]):>8.2f}'
-                    for k in ('mIoU', 'mAcc', 'aAcc')))
-    print(f'\nstudent checkpoint: {checkpoint}\nlogs: {WORK_DIR}')
+    for label, figures in results.items():
+        print(f'{label:<40}' + ''.join(f'{figures[key]:>8.2f}'
+                                       for key in ('mIoU', 'mAcc', 'aAcc')))
+    plot(results)
+    print(f'\nper-class IoU plot: {PLOT}')
+    print(f'total time: {(time.perf_counter() - start) / 60:.1f} min')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,13 @@
+# KD from the DigitScapes teacher (pspnet_r50_digitscapes.py, trained
+# first) into the student of pspnet_r18_digitscapes.py, same data and
+# schedule as the student alone.
+_base_ = ['./pspnet_r18_digitscapes.py']
+
+model = dict(
+    _delete_=True,
+    type='mmkd.SegDistiller',
+    student={{_base_.model}},
+    teacher=dict(
+        config='configs/digitscapes/pspnet_r50_digitscapes.py',
+        checkpoint='work_dirs/pspnet_r50_digitscapes/iter_2500.pth'),
+    distill_losses=dict(loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=1.0)))
