@@ -126,7 +126,7 @@ def test_config_trains_two_iterations(path, digitscapes, teacher_checkpoint,
     options += ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
                 'default_hooks.logger.interval=1',
                 'default_hooks.checkpoint.interval=2']
-    if 'model.teacher' in Config.fromfile(path):
+    if 'teacher' in Config.fromfile(path).model:
         options.append(f'model.teacher.checkpoint={teacher_checkpoint}')
     result = subprocess.run(
         [sys.executable, 'tools/train.py', path, '--work-dir',
