@@ -15,6 +15,12 @@ MMSegmentation's pipelines read them as they read Cityscapes::
 
 Train and val draw from disjoint digit scans: every fifth scan (by index)
 is kept for val.
+
+The classification counterpart, :func:`write_digit_folders`, writes the
+same scans, each upsampled to 16x16, as one PNG per scan in the folder
+layout MMPretrain's ``CustomDataset`` reads (a folder per class)::
+
+    {train,val}/<digit>/<scan index>.png
 """
 import os
 import os.path as osp
@@ -26,7 +32,7 @@ from mmseg.datasets import BaseSegDataset
 
 from mmkd.registry import DATASETS
 
-__all__ = ['DigitScapesDataset', 'write_digitscapes']
+__all__ = ['DigitScapesDataset', 'write_digitscapes', 'write_digit_folders']
 
 CLASSES = ('background', ) + tuple(str(digit) for digit in range(10))
 PALETTE = [[0, 0, 0], [230, 25, 75], [60, 180, 75], [255, 225, 25],
@@ -38,6 +44,7 @@ IMAGE_SIZE = (64, 128)  # height, width
 DIGITS_PER_IMAGE = (2, 5)  # at least, at most
 DIGIT_SIZE = (32, 60)  # height in pixels, at least, at most
 INK, RIM = 0.25, 0.1  # ink above INK is labelled, RIM..INK is ignored
+SCAN_SIZE = 16  # side of a classification image, upsampled from 8
 
 
 @DATASETS.register_module()
@@ -57,13 +64,21 @@ class DigitScapesDataset(BaseSegDataset):
 def digit_scans() -> Tuple[dict, dict]:
     """``{'train': (images, labels), 'val': (images, labels)}``: the 8x8
     scans scaled to [0, 1] and their digits; every fifth scan is val."""
-    from sklearn.datasets import load_digits  # only the builder needs it
+    splits = _scan_indices()
+    return {split: (images, digits) for split, (_, images, digits)
+            in splits.items()}
+
+
+def _scan_indices() -> dict:
+    """``{split: (scan indices, scans, digits)}``, see :func:`digit_scans`."""
+    from sklearn.datasets import load_digits  # only the builders need it
     digits = load_digits()
     images = digits.images.astype(np.float32) / 16
-    is_val = np.arange(len(images)) % 5 == 0
+    index = np.arange(len(images))
+    is_val = index % 5 == 0
     return {
-        'train': (images[~is_val], digits.target[~is_val]),
-        'val': (images[is_val], digits.target[is_val]),
+        'train': (index[~is_val], images[~is_val], digits.target[~is_val]),
+        'val': (index[is_val], images[is_val], digits.target[is_val]),
     }
 
 
@@ -125,4 +140,20 @@ def write_digitscapes(root: str, seed: int = 0) -> str:
             cv2.imwrite(
                 osp.join(label_dir, f'{stem}_gtFine_labelTrainIds.png'),
                 label)
+    return root
+
+
+def write_digit_folders(root: str) -> str:
+    """Write the digit scans for classification under ``root`` (see the
+    module docstring): white ink on black, bicubic upsampling to
+    ``SCAN_SIZE``, the same train/val split as DigitScapes. Deterministic;
+    returns ``root``."""
+    for split, (indices, scans, digits) in _scan_indices().items():
+        for digit in range(10):
+            os.makedirs(osp.join(root, split, str(digit)), exist_ok=True)
+        for index, scan, digit in zip(indices, scans, digits):
+            image = cv2.resize(scan, (SCAN_SIZE, SCAN_SIZE),
+                               interpolation=cv2.INTER_CUBIC)
+            cv2.imwrite(osp.join(root, split, str(digit), f'{index:04d}.png'),
+                        np.clip(image * 255, 0, 255).round().astype(np.uint8))
     return root

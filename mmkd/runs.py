@@ -14,7 +14,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # MMSegmentation's per-class table: | class | IoU | Acc |
 CLASS_ROW = re.compile(r'^\|\s*(\S[^|]*?)\s*\|\s*([\d.]+|nan)\s*\|'
                        r'\s*([\d.]+|nan)\s*\|$')
-SUMMARY = re.compile(r'(aAcc|mIoU|mAcc): ([\d.]+)')
+FIGURE = re.compile(r'([\w/]+): (-?[\d.]+)')
 
 
 class RunError(RuntimeError):
@@ -60,21 +60,24 @@ def train(config: str, work_dir: str, options: List[str] = ()) -> Tuple[
     return checkpoint, time.perf_counter() - start
 
 
-def test(config: str, checkpoint: str, work_dir: str) -> Dict:
-    """``tools/test.py`` on ``checkpoint``: ``aAcc``, ``mIoU``, ``mAcc`` and
-    ``per_class`` (class name -> IoU, NaN where the class is absent)."""
+def test(config: str, checkpoint: str, work_dir: str,
+         metric: str = 'mIoU') -> Dict:
+    """``tools/test.py`` on ``checkpoint``: the figures of the log line
+    that holds ``metric`` (for MMSegmentation ``aAcc``, ``mIoU``, ``mAcc``;
+    for MMPretrain ``accuracy/top1``) and ``per_class`` (segmentation: class
+    name -> IoU, NaN where the class is absent; else empty)."""
     log = run_tool('test.py', [config, checkpoint, '--work-dir', work_dir],
                    osp.join(work_dir, 'test.log'), show=())
-    return parse_test_log(log, checkpoint)
+    return parse_test_log(log, checkpoint, metric)
 
 
-def parse_test_log(log: str, checkpoint: str) -> Dict:
+def parse_test_log(log: str, checkpoint: str, metric: str = 'mIoU') -> Dict:
     """The figures of the last test in ``log``, as :func:`test` returns."""
-    summary = [line for line in log.splitlines() if 'mIoU:' in line]
+    summary = [line for line in log.splitlines() if f'{metric}:' in line]
     if not summary:
-        raise RunError(f'no mIoU in the log of testing {checkpoint}')
+        raise RunError(f'no {metric} in the log of testing {checkpoint}')
     figures = {name: float(value)
-               for name, value in SUMMARY.findall(summary[-1])}
+               for name, value in FIGURE.findall(summary[-1])}
     table = log.split('per class results:')[-1].splitlines()
     per_class = {}
     for line in table:

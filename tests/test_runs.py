@@ -35,6 +35,16 @@ def test_figures_and_the_per_class_table_are_read_back():
 def test_a_log_without_figures_is_an_error():
     with pytest.raises(RunError, match='no mIoU in the log of testing x.pth'):
         parse_test_log('Traceback ...', 'x.pth')
+    with pytest.raises(RunError, match='no accuracy/top1 in the log'):
+        parse_test_log(LOG, 'x.pth', 'accuracy/top1')
+
+
+def test_classification_accuracy_is_read_back():
+    log = ('11/24 03:40:36 - mmengine - INFO - Epoch(test) [6/6]    '
+           'accuracy/top1: 97.2222  data_time: 0.0052  time: 2.3575\n')
+    figures = parse_test_log(log, 'x.pth', 'accuracy/top1')
+    assert figures['accuracy/top1'] == 97.2222
+    assert figures['per_class'] == {}
 
 
 def test_mean_and_sample_standard_deviation():

@@ -60,7 +60,7 @@ def plot(results):
     axes.set_ylabel('IoU (%)')
     axes.set_ylim(0, 100)
     axes.set_title('DigitScapes val, per class')
-    axes.legend(loc='lower right', fontsize=8)
+    axes.legend(loc='upper right', fontsize=8)
     figure.tight_layout()
     figure.savefig(osp.join(ROOT, PLOT), dpi=100)
 
