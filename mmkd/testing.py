@@ -19,6 +19,7 @@ from cityscapesscripts.helpers import labels as cityscapes_labels
 from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from mmengine.config import ConfigDict
+from mmengine.structures import PixelData
 
 from mmkd.models.distillers.base import build_in_scope, load_model_config
 
@@ -136,3 +137,35 @@ def write_model_checkpoint(config: Union[str, ConfigDict],
     torch.save({'state_dict': model.state_dict(), 'meta': {'seed': seed}},
                path)
     return model
+
+
+def make_seg_batch(num_images: int = 2, size: Tuple[int, int] = (32, 32),
+                   num_classes: int = 4, seed: int = 0) -> dict:
+    """Random images and label maps, as MMSegmentation's dataloader gives
+    them to the data preprocessor."""
+    from mmseg.structures import SegDataSample
+    generator = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for _ in range(num_images):
+        inputs.append(torch.randint(0, 256, (3, *size), generator=generator,
+                                    dtype=torch.uint8))
+        label = torch.randint(0, num_classes, (1, *size), generator=generator)
+        sample = SegDataSample(gt_sem_seg=PixelData(data=label))
+        sample.set_metainfo(dict(img_shape=size, ori_shape=size,
+                                 pad_shape=size))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def make_cls_batch(num_images: int = 4, size: Tuple[int, int] = (32, 32),
+                   num_classes: int = 4, seed: int = 0,
+                   channels: int = 3) -> dict:
+    """Random images and labels, as MMPretrain's dataloader gives them to
+    the data preprocessor."""
+    from mmpretrain.structures import DataSample
+    generator = torch.Generator().manual_seed(seed)
+    inputs = [torch.randint(0, 256, (channels, *size), generator=generator,
+                            dtype=torch.uint8) for _ in range(num_images)]
+    labels = torch.randint(0, num_classes, (num_images, ), generator=generator)
+    samples = [DataSample().set_gt_label(int(label)) for label in labels]
+    return dict(inputs=inputs, data_samples=samples)

@@ -6,13 +6,10 @@ from dataclasses import dataclass
 from typing import Callable, Set
 
 import pytest
-import torch
 from mmengine.config import ConfigDict
-from mmengine.structures import PixelData
-from mmpretrain.structures import DataSample
-from mmseg.structures import SegDataSample
 
-from mmkd.testing import write_model_checkpoint
+from mmkd.testing import (make_cls_batch, make_seg_batch,
+                          write_model_checkpoint)
 
 NUM_CLASSES = 4
 DATA_PREPROCESSOR = dict(
@@ -116,32 +113,6 @@ def teacher_checkpoint(tmp_path):
     return path
 
 
-def make_cls_batch(num_images=4, size=(32, 32), num_classes=NUM_CLASSES,
-                   seed=0):
-    """A batch as mmpretrain's dataloader gives it to the preprocessor."""
-    generator = torch.Generator().manual_seed(seed)
-    inputs = [torch.randint(0, 256, (3, *size), generator=generator,
-                            dtype=torch.uint8) for _ in range(num_images)]
-    labels = torch.randint(0, num_classes, (num_images, ), generator=generator)
-    samples = [DataSample().set_gt_label(int(label)) for label in labels]
-    return dict(inputs=inputs, data_samples=samples)
-
-
-def make_batch(num_images=2, size=(32, 32), num_classes=NUM_CLASSES, seed=0):
-    """A batch as mmseg's dataloader gives it to the data preprocessor."""
-    generator = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for _ in range(num_images):
-        inputs.append(torch.randint(0, 256, (3, *size), generator=generator,
-                                    dtype=torch.uint8))
-        label = torch.randint(0, num_classes, (1, *size), generator=generator)
-        sample = SegDataSample(gt_sem_seg=PixelData(data=label))
-        sample.set_metainfo(dict(img_shape=size, ori_shape=size,
-                                 pad_shape=size))
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
-
-
 @dataclass(frozen=True)
 class Task:
     """What the distiller tests need to know of a task library."""
@@ -156,7 +127,8 @@ class Task:
     prediction: Callable  # a predicted data sample -> its prediction tensor
 
 
-SEG = Task('seg', 'mmseg', 'mmkd.SegDistiller', segmentor_cfg, make_batch,
+SEG = Task('seg', 'mmseg', 'mmkd.SegDistiller', segmentor_cfg,
+           make_seg_batch,
            'decode_head.conv_seg', 'decode_head.',
            {'decode.loss_ce', 'aux.loss_ce'},
            lambda sample: sample.pred_sem_seg.data)

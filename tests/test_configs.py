@@ -11,7 +11,7 @@ from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope, MODELS
 
-from conftest import make_batch
+from mmkd.testing import make_seg_batch
 from mmkd.testing import write_model_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -87,7 +87,7 @@ def test_config_builds_and_trains_one_step(path, r101_checkpoints):
     optim_wrapper = OptimWrapper(
         torch.optim.SGD(distiller.parameters(), lr=0.01))
     log_vars = distiller.train_step(
-        make_batch(size=(64, 128), num_classes=19), optim_wrapper)
+        make_seg_batch(size=(64, 128), num_classes=19), optim_wrapper)
     name = next(iter(losses))
     assert torch.isfinite(log_vars[f'distill.{name}'])
     assert torch.isfinite(log_vars['loss'])

@@ -212,3 +212,87 @@ def test_distill_loss_names_must_start_with_loss(task, task_checkpoint):
     cfg['distill_losses'] = {}
     with pytest.raises(DistillerConfigError, match='distill_losses is empty'):
         build(cfg)
+
+
+def preprocessed(distiller, task):
+    return distiller.data_preprocessor(task.make_batch(), True)['inputs']
+
+
+def test_teacher_logits_are_the_teachers_own_without_grad(
+        task, task_checkpoint):
+    distiller = build(distiller_cfg(task_checkpoint, task=task))
+    inputs = preprocessed(distiller, task)
+    logits = distiller.teacher_logits(inputs)
+    assert not logits.requires_grad and logits.dtype == torch.float32
+    with torch.no_grad():
+        expected = distiller.teacher(inputs, mode='tensor')
+    if task.name == 'seg':  # mode='tensor' upsamples to the input size
+        expected = distiller.teacher.decode_head(
+            distiller.teacher.extract_feat(inputs))
+    torch.testing.assert_close(logits, expected)
+
+
+@pytest.mark.parametrize('dtype', ['bfloat16', 'float16'])
+def test_teacher_dtype_runs_the_teacher_alone_in_lower_precision(
+        task, task_checkpoint, dtype):
+    full = build(distiller_cfg(task_checkpoint, task=task))
+    low = build(distiller_cfg(task_checkpoint, task=task,
+                              teacher_dtype=dtype))
+    low.student.load_state_dict(full.student.state_dict())
+    inputs = preprocessed(full, task)
+    reference, logits = full.teacher_logits(inputs), low.teacher_logits(inputs)
+    assert logits.dtype == torch.float32
+    # rounded to dtype's 8 (bf16) or 11 (fp16) significant bits on the way
+    assert not torch.equal(logits, reference)
+    scale = reference.abs().max()
+    tolerance = 0.1 if dtype == 'bfloat16' else 0.02
+    assert (logits - reference).abs().max() < tolerance * scale
+    # the student still runs in float32 (eval: no dropout draws)
+    full.eval()
+    low.eval()
+    with torch.no_grad():
+        own = low.logits(low.student, inputs)
+    assert own.dtype == torch.float32
+    torch.testing.assert_close(own, full.logits(full.student, inputs))
+
+
+def test_teacher_without_dtype_follows_the_surrounding_autocast(
+        task, task_checkpoint):
+    distiller = build(distiller_cfg(task_checkpoint, task=task))
+    inputs = preprocessed(distiller, task)
+    with torch.autocast('cpu', torch.bfloat16):
+        logits = distiller.teacher_logits(inputs)
+    assert logits.dtype == torch.float32
+    assert not torch.equal(logits, distiller.teacher_logits(inputs))
+
+
+def test_an_unknown_teacher_dtype_is_refused(task, task_checkpoint):
+    with pytest.raises(DistillerConfigError,
+                       match=r"teacher_dtype 'fp8' is not one of "
+                       r"\['bfloat16', 'float16'\]"):
+        build(distiller_cfg(task_checkpoint, task=task, teacher_dtype='fp8'))
+
+
+def test_channels_last_changes_the_layout_not_the_step(task, task_checkpoint):
+    plain = build(distiller_cfg(task_checkpoint, task=task))
+    fast = build(distiller_cfg(task_checkpoint, task=task,
+                               channels_last=True))
+    fast.student.load_state_dict(plain.student.state_dict())
+    for network in ('student', 'teacher'):
+        weights = [p for p in getattr(fast, network).parameters()
+                   if p.dim() == 4]
+        assert weights and all(
+            w.is_contiguous(memory_format=torch.channels_last)
+            for w in weights)
+    plain.train()
+    fast.train()
+    torch.manual_seed(0)  # the same dropout draws
+    expected = train_step(plain, task.make_batch())
+    torch.manual_seed(0)
+    got = train_step(fast, task.make_batch())
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-5,
+                                   msg=key)
+    for key, value in plain.student.state_dict().items():
+        torch.testing.assert_close(fast.student.state_dict()[key], value,
+                                   rtol=1e-4, atol=1e-5, msg=key)

@@ -1,17 +1,12 @@
-import os
-
-import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 from mmengine.registry import MODELS as ROOT_MODELS
 
 from conftest import (DATA_PREPROCESSOR, NUM_CLASSES, distiller_cfg,
-                      make_batch, segmentor_cfg)
-from mmkd.checkpoint import CheckpointError
-from mmkd.models.distillers import DistillerConfigError, SegDistiller
+                      segmentor_cfg)
 from mmkd.models.losses import kd_loss
-from mmkd.testing import write_model_checkpoint
+from mmkd.testing import make_seg_batch, write_model_checkpoint
 
 
 def build(cfg):
@@ -32,7 +27,7 @@ def test_distill_loss_is_kd_on_the_decode_head_logits(teacher_checkpoint):
     distiller = build(distiller_cfg(teacher_checkpoint))
     distiller.train()
     torch.manual_seed(0)
-    data = distiller.data_preprocessor(make_batch(), True)
+    data = distiller.data_preprocessor(make_seg_batch(), True)
     # dropout off, so two forward passes see the same student logits
     distiller.student.decode_head.dropout.p = 0.0
     losses = distiller.loss(**data)
@@ -55,7 +50,7 @@ def test_teacher_logits_are_resized_to_the_students(tmp_path):
     distiller = build(distiller_cfg(checkpoint, teacher=teacher_cfg))
     distiller.train()
     distiller.student.decode_head.dropout.p = 0.0
-    data = distiller.data_preprocessor(make_batch(), True)
+    data = distiller.data_preprocessor(make_seg_batch(), True)
     losses = distiller.loss(**data)
     with torch.no_grad():
         student_logits = distiller.student._forward(data['inputs'])
@@ -82,7 +77,7 @@ def test_ignored_pixels_can_be_left_out_of_distillation(teacher_checkpoint):
         distiller_cfg(teacher_checkpoint, distill_ignore_index=255))
     distiller.train()
     distiller.student.decode_head.dropout.p = 0.0
-    batch = make_batch()
+    batch = make_seg_batch()
     batch['data_samples'][0].gt_sem_seg.data[:, :16] = 255  # top half
     data = distiller.data_preprocessor(batch, True)
     losses = distiller.loss(**data)

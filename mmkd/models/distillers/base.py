@@ -8,7 +8,9 @@ its ``loss``::
     inputs -> student -> student logits ------------------+-> distill losses
                       '-> student's own task losses
 """
-from typing import Dict, Optional, Union
+import contextlib
+import copy
+from typing import Callable, Dict, Optional, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
@@ -21,6 +23,7 @@ from mmkd.checkpoint import (load_checkpoint_file, load_state_dict_verified,
 from mmkd.registry import MODELS
 
 ConfigType = Union[dict, ConfigDict]
+TEACHER_DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16}
 
 
 class DistillerConfigError(ValueError):
@@ -49,8 +52,9 @@ def load_model_config(config: Union[str, ConfigType]) -> ConfigType:
 
 def build_in_scope(cfg: ConfigType, scope: str) -> nn.Module:
     """Build ``cfg`` from the registry of ``scope`` (a ``_scope_`` key in
-    ``cfg`` wins), so that its unprefixed types resolve there."""
-    cfg = dict(cfg)
+    ``cfg`` wins), so that its unprefixed types resolve there. ``cfg`` is
+    left as it was (mmseg's segmentors write into the config they get)."""
+    cfg = copy.deepcopy(dict(cfg))
     cfg.setdefault('_scope_', scope)
     return ROOT_MODELS.build(cfg)
 
@@ -65,6 +69,44 @@ def input_normalization(preprocessor: nn.Module) -> tuple:
         bool(getattr(preprocessor, 'channel_conversion',
                      getattr(preprocessor, 'to_rgb', False))),
     )
+
+
+def build_teacher(spec: ConfigType, scope: str) -> nn.Module:
+    """The teacher of ``spec`` (``config`` and ``checkpoint``, see
+    :class:`BaseDistiller`), built in ``scope``, its checkpoint loaded and
+    verified, frozen and in eval mode."""
+    keys = {'config', 'checkpoint'}
+    if set(spec) != keys:
+        raise DistillerConfigError(
+            f'teacher takes the keys {sorted(keys)}, got {sorted(spec)}')
+    config, checkpoint = spec['config'], spec['checkpoint']
+    teacher = build_in_scope(load_model_config(config), scope)
+    weights = state_dict_of(load_checkpoint_file(checkpoint), checkpoint)
+    load_state_dict_verified(teacher, weights, checkpoint, what='teacher')
+    # A frozen teacher in eval mode normalises with its running statistics:
+    # SyncBN would compute the same as BN, but DDP refuses SyncBN in CPU
+    # modules.
+    teacher = revert_sync_batchnorm(teacher)
+    teacher.requires_grad_(False)
+    teacher.eval()
+    # init_weights() recurses into children that are not yet initialised; it
+    # must not overwrite the weights just loaded.
+    teacher.is_init = True
+    return teacher
+
+
+def frozen_logits(logits: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+                  teacher: nn.Module, inputs: torch.Tensor,
+                  dtype: Optional[str] = None) -> torch.Tensor:
+    """``logits(teacher, inputs)`` without grad, under autocast to
+    ``dtype`` (a key of ``TEACHER_DTYPES``) if given, as float32 (no copy
+    when they already are)."""
+    precision = contextlib.nullcontext()
+    if dtype is not None:
+        precision = torch.autocast(inputs.device.type, TEACHER_DTYPES[dtype])
+    with torch.no_grad(), precision:
+        result = logits(teacher, inputs)
+    return result.float()
 
 
 class BaseDistiller(BaseModel):
@@ -89,6 +131,14 @@ class BaseDistiller(BaseModel):
         save_teacher (bool): also save the teacher's weights in training
             checkpoints. Off by default: checkpoints stay student-sized and
             the teacher is rebuilt from its own checkpoint.
+        teacher_dtype (str, optional): ``'bfloat16'`` or ``'float16'``: run
+            the teacher's forward under autocast to this type, whatever
+            precision the student trains in; its logits reach the losses as
+            float32. Default None: the teacher runs as the student does
+            (float32, or under the AMP optimizer wrapper's autocast).
+        channels_last (bool): keep both networks' weights and the inputs in
+            the channels-last memory format, which convolutions run faster
+            in on recent GPUs (measure with tools/benchmark_step.py).
 
     The teacher's parameters are frozen, it stays in ``eval()`` mode (also
     after ``train()``) and ``init_weights()`` leaves it alone.
@@ -102,7 +152,13 @@ class BaseDistiller(BaseModel):
                  teacher: ConfigType,
                  distill_losses: Dict[str, ConfigType],
                  data_preprocessor: Optional[ConfigType] = None,
-                 save_teacher: bool = False):
+                 save_teacher: bool = False,
+                 teacher_dtype: Optional[str] = None,
+                 channels_last: bool = False):
+        if teacher_dtype is not None and teacher_dtype not in TEACHER_DTYPES:
+            raise DistillerConfigError(
+                f'teacher_dtype {teacher_dtype!r} is not one of '
+                f'{sorted(TEACHER_DTYPES)} (or None for full precision)')
         # No init_cfg: it would apply to the whole tree, teacher included.
         super().__init__()
         student = dict(student)
@@ -119,32 +175,17 @@ class BaseDistiller(BaseModel):
         else:
             self.data_preprocessor = build_in_scope(data_preprocessor,
                                                     self.task_scope)
-        self.teacher = self._build_teacher(teacher)
+        self.teacher = build_teacher(teacher, self.task_scope)
         self._check_pair()
         self.distill_losses = self._build_losses(distill_losses)
+        self.teacher_dtype = teacher_dtype
+        self.channels_last = channels_last
+        if channels_last:
+            self.student.to(memory_format=torch.channels_last)
+            self.teacher.to(memory_format=torch.channels_last)
         if not save_teacher:
             self.register_state_dict_post_hook(_drop_teacher_weights)
             self.register_load_state_dict_post_hook(_forgive_missing_teacher)
-
-    def _build_teacher(self, spec: ConfigType) -> nn.Module:
-        keys = {'config', 'checkpoint'}
-        if set(spec) != keys:
-            raise DistillerConfigError(
-                f'teacher takes the keys {sorted(keys)}, got {sorted(spec)}')
-        config, checkpoint = spec['config'], spec['checkpoint']
-        teacher = build_in_scope(load_model_config(config), self.task_scope)
-        weights = state_dict_of(load_checkpoint_file(checkpoint), checkpoint)
-        load_state_dict_verified(teacher, weights, checkpoint, what='teacher')
-        # A frozen teacher in eval mode normalises with its running
-        # statistics: SyncBN would compute the same as BN, but DDP refuses
-        # SyncBN in CPU modules.
-        teacher = revert_sync_batchnorm(teacher)
-        teacher.requires_grad_(False)
-        teacher.eval()
-        # init_weights() recurses into children that are not yet initialised;
-        # it must not overwrite the weights just loaded.
-        teacher.is_init = True
-        return teacher
 
     def _build_losses(self, configs: Dict[str, ConfigType]) -> nn.ModuleDict:
         if not configs:
@@ -184,6 +225,17 @@ class BaseDistiller(BaseModel):
         """The number of classes ``model`` predicts."""
         raise NotImplementedError
 
+    @staticmethod
+    def logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        """``model``'s logits for ``inputs``, without losses."""
+        raise NotImplementedError
+
+    def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The teacher's logits, without grad, in ``teacher_dtype`` if set,
+        as float32."""
+        return frozen_logits(self.logits, self.teacher, inputs,
+                             self.teacher_dtype)
+
     def train(self, mode: bool = True) -> 'BaseDistiller':
         super().train(mode)
         self.teacher.eval()
@@ -206,6 +258,8 @@ class BaseDistiller(BaseModel):
     def forward(self, inputs: torch.Tensor, data_samples=None,
                 mode: str = 'tensor'):
         """``loss`` distills; ``predict`` and ``tensor`` run the student."""
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         return self.student(inputs, data_samples, mode)

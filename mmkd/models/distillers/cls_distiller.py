@@ -27,12 +27,14 @@ class ClsDistiller(BaseDistiller):
     def num_classes(model: nn.Module) -> int:
         return model.head.num_classes
 
+    @staticmethod
+    def logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        return model.head(model.extract_feat(inputs))
+
     def loss(self, inputs: torch.Tensor,
              data_samples: List) -> Dict[str, torch.Tensor]:
-        with torch.no_grad():
-            teacher_logits = self.teacher.head(
-                self.teacher.extract_feat(inputs))
-        student_logits = self.student.head(self.student.extract_feat(inputs))
+        teacher_logits = self.teacher_logits(inputs)
+        student_logits = self.logits(self.student, inputs)
         losses = {
             f'cls.{name}': value for name, value in
             self.student.head._get_loss(student_logits, data_samples).items()

@@ -45,11 +45,13 @@ class SegDistiller(BaseDistiller):
     def num_classes(model: nn.Module) -> int:
         return model.decode_head.num_classes
 
+    @staticmethod
+    def logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        return model.decode_head(model.extract_feat(inputs))
+
     def loss(self, inputs: torch.Tensor,
              data_samples: List) -> Dict[str, torch.Tensor]:
-        with torch.no_grad():
-            teacher_logits = self.teacher.decode_head(
-                self.teacher.extract_feat(inputs))
+        teacher_logits = self.teacher_logits(inputs)
         features = self.student.extract_feat(inputs)
         student_logits = self.student.decode_head(features)
         losses = add_prefix(
