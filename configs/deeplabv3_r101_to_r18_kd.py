@@ -4,7 +4,10 @@
 # the student, data, schedule and runtime are MMSegmentation's own config.
 # The distill losses of every deeplabv3_* config are those of the pspnet_*
 # config of the same method (tests/test_configs.py checks it).
-_base_ = ['mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py']
+_base_ = [
+    'mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py',
+    './_base_/cityscapes_checked_loading.py'
+]
 custom_imports = dict(imports=['mmkd'], allow_failed_imports=False)
 
 model = dict(
@@ -24,4 +27,13 @@ model = dict(
 # Evaluate the teacher once before training, to log its mIoU beside the
 # student's (one more validation pass):
 #   --cfg-options custom_hooks.0.enabled=True
-custom_hooks = [dict(type='mmkd.ValidateTeacherHook', enabled=False)]
+# ResumeRandomStateHook: --resume continues exactly where the run stopped.
+custom_hooks = [
+    dict(type='mmkd.ValidateTeacherHook', enabled=False),
+    dict(type='mmkd.ResumeRandomStateHook'),
+]
+
+# Checked loading (configs/_base_/cityscapes_checked_loading.py), otherwise
+# MMSegmentation's Cityscapes training pipeline.
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.checked_train_pipeline}}))

@@ -12,6 +12,10 @@ from . import compat  # noqa: E402
 
 compat.apply()
 
+from .checkpoint import route_mmengine_local_loads  # noqa: E402
+
+route_mmengine_local_loads()
+
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__', 'compat']

@@ -107,12 +107,14 @@ def student_config(cfg: Config) -> Config:
     return cfg
 
 
-def student_weights(checkpoint: str) -> 'OrderedDict[str, torch.Tensor]':
+def student_weights(checkpoint: str,
+                    trust: bool = False) -> 'OrderedDict[str, torch.Tensor]':
     """The student's weights from a checkpoint (safely loaded): the
     ``student.*`` entries of a distiller checkpoint, unprefixed, or all the
     weights of a plain model checkpoint (an exported student, or a model
     trained without distillation)."""
-    state_dict = state_dict_of(load_checkpoint_file(checkpoint), checkpoint)
+    state_dict = state_dict_of(load_checkpoint_file(checkpoint, trust),
+                               checkpoint)
     prefix = 'student.'
     if not any(key.startswith(prefix) for key in state_dict):
         return state_dict

@@ -1,4 +1,6 @@
 """Hooks for distillation runs."""
+from typing import Optional
+
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -44,3 +46,103 @@ class ValidateTeacherHook(Hook):
         runner.logger.info('Teacher on the validation set: ' + '  '.join(
             f'{name}: {value:.4f}' for name, value in metrics.items()))
         runner.visualizer.add_scalars(metrics, step=runner.iter)
+
+
+def _distiller(runner) -> BaseDistiller:
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    if not isinstance(model, BaseDistiller):
+        raise TypeError(f'this hook needs a distiller model, got '
+                        f'{type(model).__name__}')
+    return model
+
+
+@HOOKS.register_module()
+class DistillScheduleHook(Hook):
+    """Scale the distill losses by the training iteration ``i`` (0-based):
+    ``min(1, (i + 1) / warmup_iters)`` for a linear warm-up, and 0 from
+    ``stop_iter`` on, where the teacher is no longer run and the student
+    trains on its own losses.
+
+    The scale is a function of the iteration alone, so a resumed run
+    continues the schedule where it stopped.
+
+    Args:
+        warmup_iters (int): iterations of the linear warm-up; 0 for none.
+        stop_iter (int, optional): the first iteration without
+            distillation; None to distil to the end.
+    """
+    priority = 'NORMAL'
+
+    def __init__(self, warmup_iters: int = 0, stop_iter: Optional[int] = None):
+        if warmup_iters < 0:
+            raise ValueError(f'warmup_iters must be >= 0, got {warmup_iters}')
+        if stop_iter is not None and stop_iter < 0:
+            raise ValueError(f'stop_iter must be >= 0, got {stop_iter}')
+        self.warmup_iters = warmup_iters
+        self.stop_iter = stop_iter
+
+    def scale(self, iteration: int) -> float:
+        if self.stop_iter is not None and iteration >= self.stop_iter:
+            return 0.0
+        if self.warmup_iters == 0:
+            return 1.0
+        return min(1.0, (iteration + 1) / self.warmup_iters)
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        _distiller(runner).distill_scale = self.scale(runner.iter)
+
+
+@HOOKS.register_module()
+class ResumeRandomStateHook(Hook):
+    """Save torch's random state (CPU and CUDA) in every checkpoint and
+    restore it when training resumes, so that dropout and everything else
+    the model draws continue as in the run that was interrupted.
+
+    The state saved is set again at the next training iteration in the
+    uninterrupted run as well, and in the resumed run at its first: both
+    continue from the same state whatever ran in between (a validation
+    draws a seed for its dataloader; mmengine replays the batches already
+    trained when it resumes). The data pipeline's own randomness needs
+    nothing: that replay runs it as before. Every rank restores the state
+    rank 0 saved: exact when ranks draw alike (mmengine seeds them alike
+    unless ``randomness.diff_rank_seed``).
+    """
+    priority = 'VERY_LOW'
+    key = 'torch_random_state'
+
+    def __init__(self):
+        self._pending = None  # the state to set at the next iteration
+        self._loaded = False  # a checkpoint was loaded since
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = dict(cpu=torch.get_rng_state())
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state['cuda'] = torch.cuda.get_rng_state_all()
+        checkpoint[self.key] = state
+        self._pending = state
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # None when the checkpoint was saved without this hook
+        self._pending = checkpoint.get(self.key)
+        self._loaded = True
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        state, loaded = self._pending, self._loaded
+        self._pending, self._loaded = None, False
+        # At iteration 0 a loaded checkpoint is `load_from` (fine-tuning),
+        # not a resume: the run starts afresh.
+        if runner.iter == 0:
+            return
+        if state is None and loaded:
+            runner.logger.warning(
+                'the checkpoint resumed from holds no torch random state '
+                '(saved without ResumeRandomStateHook): the run draws other '
+                'random numbers than the interrupted one would have')
+        if state is None:
+            return
+        torch.set_rng_state(state['cpu'])
+        if 'cuda' in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state['cuda'])

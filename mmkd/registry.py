@@ -12,6 +12,7 @@ from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmkd',
@@ -22,3 +23,5 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmkd',
                  locations=['mmkd.engine'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
                     locations=['mmkd.datasets'])
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmkd',
+                      locations=['mmkd.transforms'])

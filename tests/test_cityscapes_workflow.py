@@ -181,7 +181,8 @@ def test_teacher_validation_logs_the_teachers_figures(dataset, trained,
 def test_teacher_validation_is_off_by_default():
     cfg = Config.fromfile(TINY_CONFIG)
     assert cfg.custom_hooks == [
-        dict(type='mmkd.ValidateTeacherHook', enabled=False)]
+        dict(type='mmkd.ValidateTeacherHook', enabled=False),
+        dict(type='mmkd.ResumeRandomStateHook')]
 
 
 def test_official_evaluation_agrees_with_miou(dataset, trained, tmp_path):

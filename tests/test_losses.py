@@ -72,6 +72,56 @@ def test_finite_value_and_gradient_for_extreme_logits(name, scale, seed):
     assert torch.isfinite(student.grad).all()
 
 
+def loss_at(name, tau, num_classes):
+    """``name``'s loss at temperature ``tau``, for ``num_classes``."""
+    return {
+        'KD': lambda: KDLoss(tau=tau),
+        'BDD': lambda: BDDLoss(tau_forward=tau, tau_reverse=2 * tau,
+                               reverse_weight=0.5),
+        'DIST': lambda: DISTLoss(tau=tau),
+        'CWD': lambda: CWDLoss(tau=tau),
+        'PCD': lambda: PCDLoss(num_stages=min(3, num_classes), tau=tau),
+    }[name]()
+
+
+@ALL
+@settings(max_examples=30, deadline=None)
+@given(batch=st.integers(1, 3), num_classes=st.integers(2, 21),
+       height=st.integers(1, 5), width=st.integers(1, 5),
+       classification=st.booleans(), tau=st.floats(0.05, 20.0),
+       scale=st.floats(0.0, 3e4), half=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_fuzz_shapes_temperatures_and_precisions(
+        name, batch, num_classes, height, width, classification, tau, scale,
+        half, seed):
+    """Finite values and gradients for any shape, temperature and logit
+    range, in float32 and float16 (logits up to float16's largest)."""
+    if name == 'CWD':
+        classification = False  # channel-wise: it needs spatial maps
+    shape = (batch, num_classes) if classification else (
+        batch, num_classes, height, width)
+    loss = loss_at(name, tau, num_classes)
+    dtype = torch.float16 if half else torch.float32
+    student = (logits(*shape, seed=seed) * scale).clamp(-6e4, 6e4).to(dtype)
+    teacher = (logits(*shape, seed=seed + 1) * scale).clamp(-6e4, 6e4).to(
+        dtype)
+    student.requires_grad_()
+    value = loss(student, teacher)
+    value.backward()
+    assert torch.isfinite(value) and value.item() >= -1e-4
+    assert torch.isfinite(student.grad).all()
+
+
+@ALL
+@settings(max_examples=10, deadline=None)
+@given(rank=st.sampled_from([1, 3, 5]), size=st.integers(1, 4))
+def test_logits_of_other_ranks_are_refused(name, rank, size):
+    loss = LOSSES[name]()
+    bad = torch.zeros((size, ) * rank)
+    with pytest.raises(ValueError, match=r'must be \[N, C\] or \[N, C, H, W\]'):
+        loss(bad, bad)
+
+
 @ALL
 def test_half_precision_and_autocast_compute_in_float32(name):
     loss = LOSSES[name]()

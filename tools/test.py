@@ -56,6 +56,12 @@ def parse_args():
     parser.add_argument(
         '--tta', action='store_true', help='flip and multi-scale testing')
     parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load CHECKPOINT with the full unpickler, which can run code '
+        'from the file: only for files you trust that hold more than '
+        'mmengine writes')
+    parser.add_argument(
         '--cityscapes-official',
         action='store_true',
         help='also evaluate with cityscapesscripts (needs the '
@@ -126,7 +132,8 @@ def main():
     if args.tta:
         model = model.module
     load_state_dict_verified(
-        model, student_weights(args.checkpoint), args.checkpoint,
+        model, student_weights(args.checkpoint, args.trust_checkpoint),
+        args.checkpoint,
         what='model')
     metrics = runner.test()
     print(' '.join(f'{name}: {value:.2f}' for name, value in metrics.items()))

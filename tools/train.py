@@ -1,6 +1,10 @@
 """Train a distiller, or any MMSegmentation / MMPretrain model, from a config.
 
     python tools/train.py configs/pspnet_r101_to_r18_kd.py [--amp] [--resume]
+
+Checkpoints load with torch's weights_only unpickler: a file that needs
+more is refused unless ``--trust-checkpoint`` vouches for the one resumed
+or loaded from.
 """
 import argparse
 import os
@@ -8,9 +12,10 @@ import os
 from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 from mmkd.apis import load_tool_config, setup_cpu_distributed
+from mmkd.checkpoint import trust_checkpoint
 
 
 def parse_args():
@@ -26,6 +31,12 @@ def parse_args():
         metavar='CHECKPOINT',
         help='resume training from CHECKPOINT; without one, from the latest '
         'checkpoint in the work dir')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoint of --resume (or load_from) with the full '
+        'unpickler, which can run code from the file: only for files you '
+        'trust that hold more than mmengine writes')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument(
@@ -61,6 +72,15 @@ def main():
         cfg.resume = True
         # None makes mmengine resume from the work dir's latest checkpoint.
         cfg.load_from = None if args.resume == 'auto' else args.resume
+
+    if args.trust_checkpoint:
+        trusted = cfg.get('load_from')
+        if args.resume == 'auto':
+            trusted = find_latest_checkpoint(cfg.work_dir)
+        if trusted is None:
+            raise SystemExit('--trust-checkpoint: no checkpoint to trust '
+                             '(give --resume CHECKPOINT, or load_from)')
+        trust_checkpoint(trusted)
 
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)

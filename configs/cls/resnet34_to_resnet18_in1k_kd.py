@@ -16,3 +16,6 @@ model = dict(
     # tau 4: the KD baseline of the DIST paper's ImageNet table (T=4)
     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=4.0, loss_weight=1.0)),
 )
+
+# --resume continues exactly where the run stopped.
+custom_hooks = [dict(type='mmkd.ResumeRandomStateHook')]

@@ -18,3 +18,6 @@ model = dict(
     # tau 4 and weight 1: the usual CIFAR-100 KD setting (tau 4), untuned
     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=4.0, loss_weight=1.0)),
 )
+
+# --resume continues exactly where the run stopped.
+custom_hooks = [dict(type='mmkd.ResumeRandomStateHook')]

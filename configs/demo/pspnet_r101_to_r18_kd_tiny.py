@@ -17,8 +17,8 @@ model = dict(
     teacher=dict(checkpoint=data_root + 'teacher_pspnet_r101.pth'))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='mmkd.LoadCheckedImage'),
+    dict(type='mmkd.LoadCheckedAnnotations', num_classes=19),
     dict(type='RandomResize', scale=scale, ratio_range=(0.5, 2.0),
          keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),

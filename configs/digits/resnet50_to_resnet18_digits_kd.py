@@ -11,3 +11,6 @@ model = dict(
         config='configs/digits/resnet50_digits.py',
         checkpoint='work_dirs/resnet50_digits/epoch_20.pth'),
     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=4.0, loss_weight=1.0)))
+
+# --resume continues exactly where the run stopped.
+custom_hooks = [dict(type='mmkd.ResumeRandomStateHook')]

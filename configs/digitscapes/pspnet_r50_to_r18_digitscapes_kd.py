@@ -11,3 +11,6 @@ model = dict(
         config='configs/digitscapes/pspnet_r50_digitscapes.py',
         checkpoint='work_dirs/pspnet_r50_digitscapes/iter_2500.pth'),
     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=1.0)))
+
+# --resume continues exactly where the run stopped.
+custom_hooks = [dict(type='mmkd.ResumeRandomStateHook')]

@@ -19,9 +19,10 @@ data_preprocessor = dict(
 
 # No flips or crops: a mirrored digit is not a digit, and the whole canvas
 # is small enough to train on.
+# The checked loaders name a missing or bad file (label values included).
 pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='mmkd.LoadCheckedImage'),
+    dict(type='mmkd.LoadCheckedAnnotations', num_classes=num_classes),
     dict(type='PackSegInputs')
 ]
 dataset = dict(

@@ -1,6 +1,6 @@
-from .base import BaseDistiller, DistillerConfigError
+from .base import BaseDistiller, DistillerConfigError, NonFiniteLossError
 from .cls_distiller import ClsDistiller
 from .seg_distiller import SegDistiller
 
 __all__ = ['BaseDistiller', 'ClsDistiller', 'DistillerConfigError',
-           'SegDistiller']
+           'NonFiniteLossError', 'SegDistiller']

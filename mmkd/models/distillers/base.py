@@ -10,16 +10,18 @@ its ``loss``::
 """
 import contextlib
 import copy
-from typing import Callable, Dict, Optional, Union
+import logging
+from typing import Callable, Dict, List, Optional, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel, revert_sync_batchnorm
 from mmengine.registry import MODELS as ROOT_MODELS
 from torch import nn
 
-from mmkd.checkpoint import (load_checkpoint_file, load_state_dict_verified,
-                             state_dict_of)
+from mmkd.checkpoint import (check_finite, load_checkpoint_file,
+                             load_state_dict_verified, state_dict_of)
 from mmkd.registry import MODELS
 
 ConfigType = Union[dict, ConfigDict]
@@ -28,6 +30,10 @@ TEACHER_DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16}
 
 class DistillerConfigError(ValueError):
     """A distiller's config does not describe a valid teacher/student pair."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A distill loss is NaN or infinite."""
 
 
 def load_model_config(config: Union[str, ConfigType]) -> ConfigType:
@@ -72,17 +78,23 @@ def input_normalization(preprocessor: nn.Module) -> tuple:
 
 
 def build_teacher(spec: ConfigType, scope: str) -> nn.Module:
-    """The teacher of ``spec`` (``config`` and ``checkpoint``, see
-    :class:`BaseDistiller`), built in ``scope``, its checkpoint loaded and
-    verified, frozen and in eval mode."""
-    keys = {'config', 'checkpoint'}
-    if set(spec) != keys:
+    """The teacher of ``spec`` (see :class:`BaseDistiller`), built in
+    ``scope``, its checkpoint loaded and verified (the keys fit, the values
+    are finite), frozen and in eval mode."""
+    required = {'config', 'checkpoint'}
+    optional = {'strict', 'trust_checkpoint'}
+    if not required <= set(spec) <= required | optional:
         raise DistillerConfigError(
-            f'teacher takes the keys {sorted(keys)}, got {sorted(spec)}')
+            f'teacher takes the keys {sorted(required)} and optionally '
+            f'{sorted(optional)}, got {sorted(spec)}')
     config, checkpoint = spec['config'], spec['checkpoint']
     teacher = build_in_scope(load_model_config(config), scope)
-    weights = state_dict_of(load_checkpoint_file(checkpoint), checkpoint)
-    load_state_dict_verified(teacher, weights, checkpoint, what='teacher')
+    loaded = load_checkpoint_file(checkpoint,
+                                  trust=spec.get('trust_checkpoint', False))
+    load_state_dict_verified(teacher, state_dict_of(loaded, checkpoint),
+                             checkpoint, what='teacher',
+                             strict=spec.get('strict', True))
+    check_finite(teacher, checkpoint, what='teacher')
     # A frozen teacher in eval mode normalises with its running statistics:
     # SyncBN would compute the same as BN, but DDP refuses SyncBN in CPU
     # modules.
@@ -118,7 +130,10 @@ class BaseDistiller(BaseModel):
         teacher (dict): ``config``, the teacher's config file (a path or an
             ``mmseg::``-style path, whose ``model`` is used) or its model
             config as a dict; ``checkpoint``, a path or http(s) URL of its
-            trained weights, which must fit the model exactly.
+            trained weights, which must fit the model exactly and be finite;
+            optionally ``strict=False`` to load the keys that fit and log the
+            skipped ones, and ``trust_checkpoint=True`` to load a file that
+            needs the full unpickler (which can run code from the file).
         distill_losses (dict): name -> loss config, each called as
             ``loss(student_logits, teacher_logits)``. Names start with
             ``loss`` so that mmengine adds them to the total loss; they are
@@ -139,6 +154,14 @@ class BaseDistiller(BaseModel):
         channels_last (bool): keep both networks' weights and the inputs in
             the channels-last memory format, which convolutions run faster
             in on recent GPUs (measure with tools/benchmark_step.py).
+        nonfinite_distill (str): what a NaN or infinite distill loss does:
+            ``'raise'`` (default) stops the run with
+            :class:`NonFiniteLossError` naming the loss and the iteration;
+            ``'skip'`` logs a warning and leaves the distill losses out of
+            that step, which then trains on the student's own losses.
+
+    ``distill_scale`` multiplies every distill loss; ``DistillScheduleHook``
+    sets it each iteration (warm-up, stop). At 0 the teacher is not run.
 
     The teacher's parameters are frozen, it stays in ``eval()`` mode (also
     after ``train()``) and ``init_weights()`` leaves it alone.
@@ -154,7 +177,12 @@ class BaseDistiller(BaseModel):
                  data_preprocessor: Optional[ConfigType] = None,
                  save_teacher: bool = False,
                  teacher_dtype: Optional[str] = None,
-                 channels_last: bool = False):
+                 channels_last: bool = False,
+                 nonfinite_distill: str = 'raise'):
+        if nonfinite_distill not in ('raise', 'skip'):
+            raise DistillerConfigError(
+                f"nonfinite_distill is 'raise' or 'skip', got "
+                f'{nonfinite_distill!r}')
         if teacher_dtype is not None and teacher_dtype not in TEACHER_DTYPES:
             raise DistillerConfigError(
                 f'teacher_dtype {teacher_dtype!r} is not one of '
@@ -180,6 +208,8 @@ class BaseDistiller(BaseModel):
         self.distill_losses = self._build_losses(distill_losses)
         self.teacher_dtype = teacher_dtype
         self.channels_last = channels_last
+        self.nonfinite_distill = nonfinite_distill
+        self.distill_scale = 1.0
         if channels_last:
             self.student.to(memory_format=torch.channels_last)
             self.teacher.to(memory_format=torch.channels_last)
@@ -247,19 +277,47 @@ class BaseDistiller(BaseModel):
         teacher_logits: torch.Tensor,
         valid_mask: Optional[torch.Tensor] = None
     ) -> Dict[str, torch.Tensor]:
-        """Every distill loss on one pair of logits, keyed for the log;
-        ``valid_mask`` (``[N]`` or ``[N, H, W]``) restricts the positions."""
-        return {
-            f'distill.{name}': loss(student_logits, teacher_logits,
-                                    valid_mask=valid_mask)
+        """Every distill loss on one pair of logits times ``distill_scale``,
+        keyed for the log; ``valid_mask`` (``[N]`` or ``[N, H, W]``)
+        restricts the positions."""
+        losses = {
+            f'distill.{name}': self.distill_scale * loss(
+                student_logits, teacher_logits, valid_mask=valid_mask)
             for name, loss in self.distill_losses.items()
         }
+        nonfinite = {name: value.item() for name, value in losses.items()
+                     if not torch.isfinite(value)}
+        if not nonfinite:
+            return losses
+        iteration = MessageHub.get_current_instance().get_info('iter')
+        message = (f'distill loss {nonfinite} is not finite at iteration '
+                   f'{iteration}')
+        if self.nonfinite_distill == 'raise':
+            raise NonFiniteLossError(
+                message + ': stopped before it reaches the weights. '
+                "nonfinite_distill='skip' leaves such steps' distill losses "
+                'out instead.')
+        print_log(message + ': this step trains without distillation',
+                  logger='current', level=logging.WARNING)
+        return {name: torch.zeros_like(value) for name, value in
+                losses.items()}
+
+    def student_loss(self, inputs: torch.Tensor,
+                     data_samples: List) -> Dict[str, torch.Tensor]:
+        """The student's own losses, keyed as in :meth:`loss`."""
+        raise NotImplementedError
 
     def forward(self, inputs: torch.Tensor, data_samples=None,
                 mode: str = 'tensor'):
         """``loss`` distills; ``predict`` and ``tensor`` run the student."""
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
+        if mode == 'loss' and self.distill_scale == 0:
+            # Distillation stopped: no teacher forward, the same log keys.
+            losses = self.student_loss(inputs, data_samples)
+            losses.update({f'distill.{name}': inputs.new_zeros(())
+                           for name in self.distill_losses})
+            return losses
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         return self.student(inputs, data_samples, mode)

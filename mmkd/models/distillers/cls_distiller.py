@@ -35,9 +35,18 @@ class ClsDistiller(BaseDistiller):
              data_samples: List) -> Dict[str, torch.Tensor]:
         teacher_logits = self.teacher_logits(inputs)
         student_logits = self.logits(self.student, inputs)
-        losses = {
-            f'cls.{name}': value for name, value in
-            self.student.head._get_loss(student_logits, data_samples).items()
-        }
+        losses = self._task_losses(student_logits, data_samples)
         losses.update(self.distill(student_logits, teacher_logits))
         return losses
+
+    def student_loss(self, inputs: torch.Tensor,
+                     data_samples: List) -> Dict[str, torch.Tensor]:
+        return self._task_losses(self.logits(self.student, inputs),
+                                 data_samples)
+
+    def _task_losses(self, logits: torch.Tensor,
+                     data_samples: List) -> Dict[str, torch.Tensor]:
+        return {
+            f'cls.{name}': value for name, value in
+            self.student.head._get_loss(logits, data_samples).items()
+        }

@@ -73,6 +73,11 @@ class SegDistiller(BaseDistiller):
         losses.update(self.distill(student_logits, teacher_logits, valid_mask))
         return losses
 
+    def student_loss(self, inputs: torch.Tensor,
+                     data_samples: List) -> Dict[str, torch.Tensor]:
+        # EncoderDecoder.loss keys its losses decode.* and aux.*, as loss().
+        return self.student.loss(inputs, data_samples)
+
     def labelled_pixels(self, data_samples: List,
                         size: torch.Size) -> torch.Tensor:
         """``[N, h, w]``: the pixels whose ground-truth label, sampled at

@@ -1,0 +1,179 @@
+"""An interrupted distillation run resumed with ``tools/train.py --resume``
+ends with the same student as the run that was never interrupted: PCD's
+progressive stages, a distill warm-up and stop, dropout and a validation
+on the way included. And a resume file that would run code is refused
+unless the user vouches for it."""
+import argparse
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmkd.datasets import write_digitscapes
+from mmkd.testing import write_model_checkpoint
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DIGITSCAPES = osp.join(ROOT, 'configs', 'digitscapes')
+PCD_CONFIG = osp.join(DIGITSCAPES, 'pspnet_r50_to_r18_digitscapes_pcd.py')
+
+
+@pytest.fixture(scope='module')
+def run_config(tmp_path_factory):
+    """The DigitScapes PCD config, 6 iterations of 2 images, a checkpoint
+    and a validation every 3, a warm-up over 4 iterations and no
+    distillation from the 6th."""
+    root = tmp_path_factory.mktemp('resume')
+    data = write_digitscapes(str(root / 'data'))
+    teacher = root / 'teacher.pth'
+    write_model_checkpoint(
+        Config.fromfile(osp.join(DIGITSCAPES,
+                                 'pspnet_r50_digitscapes.py')).model,
+        str(teacher))
+    path = root / 'pcd_resume.py'
+    path.write_text(f'''
+_base_ = [{PCD_CONFIG!r}]
+model = dict(teacher=dict(checkpoint={str(teacher)!r}))
+train_dataloader = dict(batch_size=2, dataset=dict(data_root={data!r}))
+val_dataloader = dict(dataset=dict(data_root={data!r}))
+test_dataloader = val_dataloader
+train_cfg = dict(max_iters=6, val_interval=3)
+default_hooks = dict(checkpoint=dict(interval=3),
+                     logger=dict(interval=1))
+log_processor = dict(window_size=1)  # each line: that iteration's losses
+custom_hooks = [
+    dict(type='mmkd.ResumeRandomStateHook'),
+    dict(type='mmkd.DistillScheduleHook', warmup_iters=4, stop_iter=5),
+]
+''')
+    return str(path)
+
+
+def train(config, work_dir, *args):
+    return subprocess.run(
+        [sys.executable, 'tools/train.py', config, '--work-dir',
+         str(work_dir), *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def student(checkpoint):
+    return torch.load(checkpoint, weights_only=True)['state_dict']
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(run_config, tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp('uninterrupted')
+    result = train(run_config, work_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work_dir, result.stdout + result.stderr
+
+
+def resumed_from(checkpoint, run_config, work_dir, *args):
+    """Resume in a fresh work dir from ``checkpoint``: what a run
+    interrupted after it saved ``checkpoint`` does when resumed."""
+    os.makedirs(work_dir)
+    shutil.copy(checkpoint, work_dir / 'iter_3.pth')
+    return train(run_config, work_dir, '--resume',
+                 str(work_dir / 'iter_3.pth'), *args)
+
+
+def test_resumed_run_ends_with_the_same_student(run_config, uninterrupted,
+                                                tmp_path):
+    work_dir, log = uninterrupted
+    # the schedule at work: warm-up at 1/4, then nothing from the 6th
+    assert 'Iter(train) [6/6]' in log
+    last = [line for line in log.splitlines() if 'Iter(train) [6/6]' in line]
+    assert 'distill.loss_pcd: 0.0000' in last[0]
+
+    result = resumed_from(work_dir / 'iter_3.pth', run_config,
+                          tmp_path / 'resumed')
+    resumed_log = result.stdout + result.stderr
+    assert result.returncode == 0, resumed_log[-3000:]
+    assert 'resumed epoch: 0, iter: 3' in resumed_log
+    assert 'Iter(train) [4/6]' in resumed_log
+    assert 'Iter(train) [3/6]' not in resumed_log
+
+    expected = student(work_dir / 'iter_6.pth')
+    got = student(tmp_path / 'resumed' / 'iter_6.pth')
+    assert got.keys() == expected.keys()
+    different = [k for k in expected if not torch.equal(got[k], expected[k])]
+    assert not different
+    # and the resumed run did train: its weights moved past iteration 3
+    at_3 = student(work_dir / 'iter_3.pth')
+    assert any(not torch.equal(at_3[k], expected[k]) for k in expected)
+
+
+class _RunsCode:
+    def __init__(self, witness):
+        self.witness = witness
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.witness}',)
+
+
+def test_a_resume_file_that_would_run_code_is_refused_unrun(
+        run_config, uninterrupted, tmp_path):
+    work_dir, _ = uninterrupted
+    checkpoint = torch.load(work_dir / 'iter_3.pth', weights_only=True)
+    checkpoint['meta']['payload'] = _RunsCode(tmp_path / 'PWNED')
+    evil = tmp_path / 'evil.pth'
+    torch.save(checkpoint, evil)
+
+    result = train(run_config, tmp_path / 'work', '--resume', str(evil))
+    assert result.returncode != 0
+    assert f'checkpoint {evil} holds Python objects' in result.stderr
+    assert '--trust-checkpoint' in result.stderr
+    assert not (tmp_path / 'PWNED').exists()
+
+
+def test_a_trusted_legacy_resume_file_resumes_exactly(
+        run_config, uninterrupted, tmp_path):
+    work_dir, _ = uninterrupted
+    checkpoint = torch.load(work_dir / 'iter_3.pth', weights_only=True)
+    checkpoint['meta']['args'] = argparse.Namespace(lr=0.1)  # refused
+    legacy = tmp_path / 'legacy.pth'
+    torch.save(checkpoint, legacy)
+
+    result = resumed_from(legacy, run_config, tmp_path / 'refused')
+    assert result.returncode != 0
+    assert 'argparse.Namespace' in result.stderr
+    result = resumed_from(legacy, run_config, tmp_path / 'trusted',
+                          '--trust-checkpoint')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'with the full unpickler (trusted by the user)' in \
+        result.stdout + result.stderr
+    expected = student(work_dir / 'iter_6.pth')
+    got = student(tmp_path / 'trusted' / 'iter_6.pth')
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+
+
+def test_trust_checkpoint_needs_a_checkpoint(run_config, tmp_path):
+    result = train(run_config, tmp_path, '--trust-checkpoint')
+    assert result.returncode != 0
+    assert '--trust-checkpoint: no checkpoint to trust' in result.stderr
+
+
+def test_the_test_tool_loads_a_legacy_checkpoint_only_when_trusted(
+        run_config, uninterrupted, tmp_path):
+    work_dir, _ = uninterrupted
+    checkpoint = torch.load(work_dir / 'iter_6.pth', weights_only=True)
+    checkpoint['meta']['args'] = argparse.Namespace(lr=0.1)
+    legacy = tmp_path / 'legacy.pth'
+    torch.save(checkpoint, legacy)
+
+    def test(*args):
+        return subprocess.run(
+            [sys.executable, 'tools/test.py', run_config, str(legacy),
+             '--work-dir', str(tmp_path / 'test'), *args],
+            cwd=ROOT, capture_output=True, text=True)
+
+    refused = test()
+    assert refused.returncode != 0
+    assert f'checkpoint {legacy} holds Python objects' in refused.stderr
+    assert 'tools/test.py tests' in refused.stderr
+    trusted = test('--trust-checkpoint')
+    assert trusted.returncode == 0, trusted.stderr[-3000:]
+    assert 'mIoU' in trusted.stdout + trusted.stderr
