@@ -13,6 +13,7 @@ from mmengine.registry import MODELS
 
 from mmkd.checkpoint import load_checkpoint_file, state_dict_of
 from mmkd.models.distillers import BaseDistiller
+from mmkd.transforms import plain_loaders
 
 __all__ = [
     'load_tool_config', 'setup_cpu_distributed', 'is_distiller_config',
@@ -92,8 +93,11 @@ def is_distiller_config(model_cfg: ConfigDict, default_scope: str) -> bool:
 def student_config(cfg: Config) -> Config:
     """A distiller config turned into its student's plain config, in place:
     the student as the model, without mmkd's import and hooks (they need a
-    distiller). Returns ``cfg``."""
+    distiller), and with MMSegmentation's loaders in place of the checked
+    ones. Returns ``cfg``."""
     cfg.model = cfg.model.student
+    for key in list(cfg.keys()):
+        plain_loaders(cfg[key])
     imports = cfg.get('custom_imports', {}).get('imports', [])
     imports = [name for name in imports if name.split('.')[0] != 'mmkd']
     if imports:

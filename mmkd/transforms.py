@@ -20,7 +20,16 @@ from mmseg.datasets.transforms import LoadAnnotations
 
 from mmkd.registry import TRANSFORMS
 
-__all__ = ['DataError', 'LoadCheckedImage', 'LoadCheckedAnnotations']
+__all__ = [
+    'DataError', 'LoadCheckedImage', 'LoadCheckedAnnotations',
+    'plain_loaders'
+]
+# The loaders each checked one extends, and the arguments only it takes.
+_PLAIN = {
+    'mmkd.LoadCheckedImage': ('LoadImageFromFile', {'skip_bad'}),
+    'mmkd.LoadCheckedAnnotations':
+    ('LoadAnnotations', {'num_classes', 'ignore_index', 'skip_bad'}),
+}
 
 
 class DataError(ValueError):
@@ -112,3 +121,21 @@ class LoadCheckedAnnotations(LoadAnnotations):
                     f'[0, {self.num_classes}) nor the ignore index '
                     f'{self.ignore_index}')
         return None
+
+
+def plain_loaders(node):
+    """``node`` (a config, or any part of one) with every checked loader
+    replaced by the OpenMMLab loader it extends, in place; for configs that
+    must run without mmkd. Returns ``node``."""
+    if isinstance(node, dict):
+        if node.get('type') in _PLAIN:
+            plain, own_args = _PLAIN[node['type']]
+            node['type'] = plain
+            for name in own_args:
+                node.pop(name, None)
+        for value in node.values():
+            plain_loaders(value)
+    elif isinstance(node, list):
+        for value in node:
+            plain_loaders(value)
+    return node

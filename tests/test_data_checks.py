@@ -14,7 +14,7 @@ from mmengine.registry import DATASETS, init_default_scope
 from torch.utils.data import DataLoader
 
 from mmkd import transforms as transforms_module
-from mmkd.transforms import DataError
+from mmkd.transforms import DataError, plain_loaders
 from mmkd.testing import write_cityscapes_layout
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -156,3 +156,18 @@ def test_cityscapes_configs_check_their_data_and_train_as_mmseg(name):
                                               'LoadAnnotations']
     assert pipeline[2:] == mmseg[2:]
     assert cfg.model.student.decode_head.num_classes == 19
+
+
+def test_plain_configs_get_the_loaders_the_checked_ones_extend():
+    pipeline = [
+        dict(type='mmkd.LoadCheckedImage', skip_bad=True),
+        dict(type='mmkd.LoadCheckedAnnotations', num_classes=19,
+             ignore_index=255, skip_bad=True, reduce_zero_label=True),
+        dict(type='RandomFlip', prob=0.5),
+    ]
+    assert plain_loaders(dict(dataset=dict(pipeline=pipeline))) == dict(
+        dataset=dict(pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', reduce_zero_label=True),
+            dict(type='RandomFlip', prob=0.5),
+        ]))
