@@ -21,6 +21,8 @@ LOSSES = {
     'BDD': lambda: BDDLoss(tau_forward=2.0, tau_reverse=3.0,
                            forward_weight=1.0, reverse_weight=0.5),
     'DIST': lambda: DISTLoss(beta=1.0, gamma=2.0, tau=1.5),
+    'BDD-spatial': lambda: BDDLoss(tau_forward=2.0, tau_reverse=3.0,
+                                   reverse_weight=0.5, distribution='spatial'),
     'CWD': lambda: CWDLoss(tau=2.0, loss_weight=3.0),
     'PCD': lambda: PCDLoss(num_stages=3, tau=2.0),
 }
@@ -38,7 +40,7 @@ def logits(*shape, seed=0, dtype=torch.float32):
 
 @ALL
 def test_registered_under_its_name(name):
-    assert MODELS.get(f'{name}Loss') is type(LOSSES[name]())
+    assert MODELS.get(f'{name.split("-")[0]}Loss') is type(LOSSES[name]())
 
 
 @ALL
@@ -50,7 +52,7 @@ def test_zero_when_student_equals_teacher_and_positive_otherwise(name):
     assert loss(logits(2, 19, 6, 6, seed=1), teacher).item() > 1e-3
 
 
-@pytest.mark.parametrize('name', ['KD', 'BDD', 'DIST', 'CWD'])
+@pytest.mark.parametrize('name', ['KD', 'BDD', 'BDD-spatial', 'DIST', 'CWD'])
 def test_gradcheck_float64(name):
     # PCD's lambda is detached by design: see test_pcd_gradient
     loss = LOSSES[name]()
@@ -78,6 +80,9 @@ def loss_at(name, tau, num_classes):
         'KD': lambda: KDLoss(tau=tau),
         'BDD': lambda: BDDLoss(tau_forward=tau, tau_reverse=2 * tau,
                                reverse_weight=0.5),
+        'BDD-spatial': lambda: BDDLoss(tau_forward=tau, tau_reverse=2 * tau,
+                                       reverse_weight=0.5,
+                                       distribution='spatial'),
         'DIST': lambda: DISTLoss(tau=tau),
         'CWD': lambda: CWDLoss(tau=tau),
         'PCD': lambda: PCDLoss(num_stages=min(3, num_classes), tau=tau),
@@ -96,7 +101,7 @@ def test_fuzz_shapes_temperatures_and_precisions(
         half, seed):
     """Finite values and gradients for any shape, temperature and logit
     range, in float32 and float16 (logits up to float16's largest)."""
-    if name == 'CWD':
+    if name in ('CWD', 'BDD-spatial'):
         classification = False  # channel-wise: it needs spatial maps
     shape = (batch, num_classes) if classification else (
         batch, num_classes, height, width)
@@ -254,6 +259,85 @@ def test_bdd_pushes_down_what_the_teacher_deems_impossible_harder_than_kd():
     student.grad = None
     bdd_loss(student, teacher, forward_weight=1.0, reverse_weight=1.0).backward()
     assert student.grad[0, 2].item() > kd_push > 0
+
+
+def loop_spatial_bdd(student, teacher, tau_forward, tau_reverse,
+                     forward_weight, reverse_weight, valid_mask=None):
+    """BDD's channel-wise form written as the published reading states
+    it, one image and channel at a time: softmax over the (valid)
+    positions, the two KLs summed over them, the mean over channels of
+    the images that have a valid position."""
+    values = []
+    for n in range(student.shape[0]):
+        keep = torch.ones(student.shape[2:], dtype=torch.bool) \
+            if valid_mask is None else valid_mask[n]
+        if not keep.any():
+            continue
+        for c in range(student.shape[1]):
+            s, t = student[n, c][keep], teacher[n, c][keep]
+            p_f, q_f = F.softmax(t / tau_forward, 0), F.softmax(s / tau_forward, 0)
+            p_r, q_r = F.softmax(t / tau_reverse, 0), F.softmax(s / tau_reverse, 0)
+            values.append(
+                forward_weight * tau_forward**2 *
+                (p_f * (p_f.log() - q_f.log())).sum() +
+                reverse_weight * tau_reverse**2 *
+                (q_r * (q_r.log() - p_r.log())).sum())
+    return torch.stack(values).mean()
+
+
+@pytest.mark.parametrize('taus', [(1.0, 1.0), (2.0, 3.0)])
+def test_spatial_bdd_against_a_loop_over_channels(taus):
+    student = logits(2, 3, 4, 5, dtype=torch.float64)
+    teacher = logits(2, 3, 4, 5, seed=1, dtype=torch.float64)
+    settings = dict(tau_forward=taus[0], tau_reverse=taus[1],
+                    forward_weight=0.7, reverse_weight=1.3)
+    torch.testing.assert_close(
+        bdd_loss(student, teacher, distribution='spatial', **settings),
+        loop_spatial_bdd(student, teacher, **settings))
+    mask = torch.rand(2, 4, 5, generator=torch.Generator().manual_seed(0)) > 0.5
+    mask[1] = False  # an image with no valid pixel is left out
+    torch.testing.assert_close(
+        bdd_loss(student, teacher, distribution='spatial', valid_mask=mask,
+                 **settings),
+        loop_spatial_bdd(student, teacher, valid_mask=mask, **settings))
+
+
+def test_spatial_bdd_by_hand_one_channel_two_positions():
+    teacher = P_ONE_PIXEL.reshape(1, 1, 1, 2)  # softmax: [3/4, 1/4]
+    student = Q_ONE_PIXEL.reshape(1, 1, 1, 2)  # softmax: [1/2, 1/2]
+    forward = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
+    reverse = 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25)
+    value = bdd_loss(student, teacher, forward_weight=2.0, reverse_weight=3.0,
+                     distribution='spatial')
+    assert value.item() == pytest.approx(2 * forward + 3 * reverse, 1e-6)
+
+
+@pytest.mark.parametrize('tau', [1.0, 2.5])
+@pytest.mark.parametrize('masked', [False, True])
+def test_spatial_bdd_without_reverse_term_is_cwd(tau, masked):
+    student, teacher = logits(2, 19, 5, 6), logits(2, 19, 5, 6, seed=1)
+    mask = torch.rand(2, 5, 6, generator=torch.Generator().manual_seed(0)) \
+        > 0.3 if masked else None
+    bdd = BDDLoss(tau_forward=tau, tau_reverse=2.0, reverse_weight=0,
+                  distribution='spatial', loss_weight=5.0)
+    torch.testing.assert_close(
+        bdd(student, teacher, valid_mask=mask),
+        CWDLoss(tau=tau, loss_weight=5.0)(student, teacher, valid_mask=mask))
+
+
+def test_spatial_bdd_differs_from_the_class_form():
+    student, teacher = logits(2, 4, 3, 3), logits(2, 4, 3, 3, seed=1)
+    assert not torch.isclose(
+        bdd_loss(student, teacher, distribution='spatial'),
+        bdd_loss(student, teacher, distribution='class'))
+
+
+def test_bdd_distribution_errors():
+    with pytest.raises(ValueError, match=r"distribution must be one of "
+                       r"\('class', 'spatial'\), got 'pixel'"):
+        BDDLoss(distribution='pixel')
+    with pytest.raises(ValueError, match=r'\[N, C, H, W\], got \(4, 19\)'):
+        BDDLoss(distribution='spatial')(logits(4, 19), logits(4, 19, seed=1))
 
 
 # ---- DIST -------------------------------------------------------------------

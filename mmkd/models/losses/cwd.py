@@ -5,7 +5,8 @@ from typing import Optional
 import torch
 
 from mmkd.registry import MODELS
-from .utils import DistillLoss, check_positive, divergences, logit_loss
+from .utils import (DistillLoss, channel_logits, channel_mean,
+                    check_positive, divergences, logit_loss)
 
 
 @logit_loss
@@ -20,25 +21,10 @@ def cwd_loss(student_logits: torch.Tensor,
     Spatial logits only: on ``[N, C]`` the distribution has one point.
     Returns a scalar.
     """
-    if student_logits.dim() != 4:
-        raise ValueError(
-            'CWD distils spatial maps: logits must be [N, C, H, W], got '
-            f'{tuple(student_logits.shape)}')
-    student = student_logits.flatten(2) / tau  # [N, C, H*W]
-    teacher = teacher_logits.flatten(2) / tau
-    if valid_mask is not None:
-        # The lowest finite value, not -inf: excluded positions get zero
-        # probability and log p - log q = 0 there, so no NaN arises.
-        invalid = ~valid_mask.flatten(1)[:, None]
-        lowest = torch.finfo(student.dtype).min
-        student = student.masked_fill(invalid, lowest)
-        teacher = teacher.masked_fill(invalid, lowest)
-    per_channel = divergences(student, teacher, dim=2)
-    if valid_mask is None:
-        return tau**2 * per_channel.mean()
-    images = valid_mask.flatten(1).any(1).to(per_channel.dtype)  # [N]
-    count = (images.sum() * per_channel.shape[1]).clamp_min(1)
-    return tau**2 * (per_channel * images[:, None]).sum() / count
+    per_channel = divergences(channel_logits(student_logits / tau, valid_mask),
+                              channel_logits(teacher_logits / tau, valid_mask),
+                              dim=2)
+    return tau**2 * channel_mean(per_channel, valid_mask)
 
 
 @MODELS.register_module()

@@ -145,6 +145,36 @@ def divergences(student: torch.Tensor,
                               reverse_weight, cosine_weighted)
 
 
+def channel_logits(logits: torch.Tensor,
+                   valid_mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """``[N, C, H, W]`` logits as ``[N, C, H*W]``: each class channel of each
+    image becomes one distribution over the spatial positions (softmax along
+    the last dimension). Positions outside ``valid_mask`` get the lowest
+    finite value, not -inf: they get zero probability and ``log p - log q =
+    0`` there, so no NaN arises (see :func:`divergences`)."""
+    if logits.dim() != 4:
+        raise ValueError(
+            'a spatial distribution needs spatial maps: logits must be '
+            f'[N, C, H, W], got {tuple(logits.shape)}')
+    flat = logits.flatten(2)
+    if valid_mask is None:
+        return flat
+    invalid = ~valid_mask.flatten(1)[:, None]
+    return flat.masked_fill(invalid, torch.finfo(flat.dtype).min)
+
+
+def channel_mean(per_channel: torch.Tensor,
+                 valid_mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """Mean of ``[N, C]`` per-channel values over ``N * C``; with
+    ``valid_mask`` (``[N, H, W]``), images without a valid position are
+    left out of the mean."""
+    if valid_mask is None:
+        return per_channel.mean()
+    images = valid_mask.flatten(1).any(1).to(per_channel.dtype)  # [N]
+    count = (images.sum() * per_channel.shape[1]).clamp_min(1)
+    return (per_channel * images[:, None]).sum() / count
+
+
 def masked_mean(values: torch.Tensor,
                 valid_mask: Optional[torch.Tensor]) -> torch.Tensor:
     """Mean of ``values`` over the valid positions (all when no mask); zero,
