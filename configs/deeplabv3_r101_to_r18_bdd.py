@@ -1,7 +1,13 @@
-# Balance Divergence Distillation: forward KL plus a compensating reverse KL.
+# Balance Divergence Distillation: forward KL plus a compensating reverse KL,
+# in its channel-wise form (each class channel a softmax over positions,
+# CWD's normalisation), both temperatures 4, weight 3.
 # Teacher, student, data and schedule as in deeplabv3_r101_to_r18_kd.py.
-# Temperatures and weights here are a starting point, not yet tuned: the
-# per-pixel KL weighted as in the KD config, both directions alike.
+# Why this form and setting: on DigitScapes val (docs/sweep_digitscapes.md)
+# the channel-wise form at tau 4, weight 3 (the CWD paper's setting for
+# segmentation logits) was the best BDD setting, and every pixel-wise
+# setting ended below the student trained alone; on test the chosen
+# setting's result is in docs/results_digitscapes.md. DigitScapes is small;
+# these are a measured starting point for Cityscapes, not Cityscapes-tuned.
 _base_ = ['./deeplabv3_r101_to_r18_kd.py']
 
 model = dict(
@@ -9,8 +15,9 @@ model = dict(
         _delete_=True,
         loss_bdd=dict(
             type='BDDLoss',
-            tau_forward=1.0,
-            tau_reverse=1.0,
+            distribution='spatial',
+            tau_forward=4.0,
+            tau_reverse=4.0,
             forward_weight=1.0,
             reverse_weight=1.0,
-            loss_weight=1.0)))
+            loss_weight=3.0)))

@@ -1,16 +1,23 @@
 """Run tools/train.py and tools/test.py as a user would, in child
 processes, for the demo and the method benchmark: progress on the terminal,
 the whole log in the work dir, the figures parsed back."""
+import glob
+import hashlib
+import json
 import math
 import os
 import os.path as osp
 import re
 import subprocess
 import sys
+import threading
 import time
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# mmengine's Config.fromfile edits sys.path and sys.modules while it
+# imports a config: two threads loading configs at once can break or hang.
+CONFIG_LOCK = threading.Lock()
 # MMSegmentation's per-class table: | class | IoU | Acc |
 CLASS_ROW = re.compile(r'^\|\s*(\S[^|]*?)\s*\|\s*([\d.]+|nan)\s*\|'
                        r'\s*([\d.]+|nan)\s*\|$')
@@ -22,17 +29,24 @@ class RunError(RuntimeError):
 
 
 def run_tool(tool: str, args: List[str], log_path: str,
-             show: Tuple[str, ...] = ('Iter(train)', 'Iter(val)')) -> str:
+             show: Tuple[str, ...] = ('Iter(train)', 'Iter(val)'),
+             threads: Optional[int] = None) -> str:
     """Run ``tools/<tool>`` with ``args`` from the repository root, print
-    the log lines holding any of ``show`` as they come, write the whole log
-    to ``log_path``; return the log."""
+    the log lines holding any of ``show`` as they come (nothing when
+    ``show`` is empty), write the whole log to ``log_path``; return the log.
+    ``threads`` caps the child's CPU threads (``OMP_NUM_THREADS``), for
+    runs side by side."""
     command = [sys.executable, osp.join('tools', tool), *args]
-    print('$ ' + ' '.join(command), flush=True)
-    os.makedirs(osp.dirname(osp.abspath(log_path)), exist_ok=True)
+    if show:
+        print('$ ' + ' '.join(command), flush=True)
+    os.makedirs(osp.dirname(osp.join(ROOT, log_path)), exist_ok=True)
+    env = dict(os.environ)
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
     lines = []
-    with open(log_path, 'w') as log, subprocess.Popen(
+    with open(osp.join(ROOT, log_path), 'w') as log, subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True) as process:
+            stderr=subprocess.STDOUT, text=True, env=env) as process:
         for line in process.stdout:
             log.write(line)
             lines.append(line)
@@ -46,28 +60,35 @@ def run_tool(tool: str, args: List[str], log_path: str,
     return ''.join(lines)
 
 
-def train(config: str, work_dir: str, options: List[str] = ()) -> Tuple[
-        str, float]:
+def train(config: str, work_dir: str, options: List[str] = (),
+          quiet: bool = False, threads: Optional[int] = None) -> Tuple[
+              str, float]:
     """Train ``config`` into ``work_dir``; returns the last checkpoint and
-    the wall time in seconds."""
+    the wall time in seconds. ``quiet``: print nothing of the log."""
     start = time.perf_counter()
     run_tool('train.py',
              [config, '--work-dir', work_dir, *(
                  ['--cfg-options', *options] if options else [])],
-             osp.join(work_dir, 'train.log'))
+             osp.join(work_dir, 'train.log'),
+             show=() if quiet else ('Iter(train)', 'Iter(val)'),
+             threads=threads)
     with open(osp.join(ROOT, work_dir, 'last_checkpoint')) as file:
         checkpoint = file.read().strip()
     return checkpoint, time.perf_counter() - start
 
 
 def test(config: str, checkpoint: str, work_dir: str,
-         metric: str = 'mIoU') -> Dict:
-    """``tools/test.py`` on ``checkpoint``: the figures of the log line
-    that holds ``metric`` (for MMSegmentation ``aAcc``, ``mIoU``, ``mAcc``;
-    for MMPretrain ``accuracy/top1``) and ``per_class`` (segmentation: class
-    name -> IoU, NaN where the class is absent; else empty)."""
-    log = run_tool('test.py', [config, checkpoint, '--work-dir', work_dir],
-                   osp.join(work_dir, 'test.log'), show=())
+         metric: str = 'mIoU', options: List[str] = (),
+         threads: Optional[int] = None) -> Dict:
+    """``tools/test.py`` on ``checkpoint`` (``options``: its
+    ``--cfg-options``): the figures of the log line that holds ``metric``
+    (for MMSegmentation ``aAcc``, ``mIoU``, ``mAcc``; for MMPretrain
+    ``accuracy/top1``) and ``per_class`` (segmentation: class name -> IoU,
+    NaN where the class is absent; else empty)."""
+    log = run_tool('test.py', [config, checkpoint, '--work-dir', work_dir,
+                               *(['--cfg-options', *options] if options
+                                 else [])],
+                   osp.join(work_dir, 'test.log'), show=(), threads=threads)
     return parse_test_log(log, checkpoint, metric)
 
 
@@ -88,6 +109,76 @@ def parse_test_log(log: str, checkpoint: str, metric: str = 'mIoU') -> Dict:
     return figures
 
 
+def write_missing(datasets: Tuple[Tuple[str, str, Callable[[str], str]],
+                                  ...]):
+    """``datasets``: (root under the repository, a folder under it that the
+    writer makes last, writer); writes each dataset whose folder is
+    missing (an older layout lacks it too, e.g. the test split)."""
+    for root, last_folder, write in datasets:
+        if not osp.isdir(osp.join(ROOT, root, last_folder)):
+            print(f'writing {root}', flush=True)
+            write(osp.join(ROOT, root))
+
+
+def settings_digest(config: str, options: List[str] = (),
+                    upstream: Tuple[str, ...] = ()) -> str:
+    """What a run trains, resolved: ``config`` with its ``--cfg-options``
+    merged, and the digests of the runs it starts from (a teacher, a
+    pretrained backbone), so that retraining those retrains it."""
+    from mmengine.config import Config, DictAction
+    with CONFIG_LOCK:
+        cfg = Config.fromfile(osp.join(ROOT, config))
+        cfg.merge_from_dict({
+            key: DictAction._parse_iterable(value)
+            for key, value in (option.split('=', 1) for option in options)})
+        text = '\n'.join([cfg.pretty_text, *upstream])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def trained(config: str, work_dir: str, options: List[str] = (),
+            upstream: Tuple[str, ...] = (), reuse: bool = True,
+            quiet: bool = False, threads: Optional[int] = None) -> Dict:
+    """Train ``config`` into ``work_dir`` unless ``reuse`` and an earlier
+    run there trained the same settings (:func:`settings_digest`). Returns
+    the run's record, also kept as ``work_dir/run.json``: ``settings``
+    (the digest), ``checkpoint``, ``train_seconds`` (of the run that
+    trained it), ``command``, ``reused``."""
+    digest = settings_digest(config, options, upstream)
+    record_path = osp.join(ROOT, work_dir, 'run.json')
+    if reuse and osp.exists(record_path):
+        with open(record_path) as file:
+            record = json.load(file)
+        if record['settings'] == digest and osp.exists(
+                osp.join(ROOT, record['checkpoint'])):
+            return dict(record, reused=True)
+    checkpoint, seconds = train(config, work_dir, options, quiet=quiet,
+                                threads=threads)
+    record = dict(
+        settings=digest, checkpoint=osp.relpath(checkpoint, ROOT)
+        if osp.isabs(checkpoint) else checkpoint,
+        train_seconds=seconds,
+        command=' '.join(['python tools/train.py', config, '--work-dir',
+                          work_dir, *(['--cfg-options', *options]
+                                      if options else [])]))
+    with open(record_path, 'w') as file:
+        json.dump(record, file, indent=1)
+    return dict(record, reused=False)
+
+
+def val_curve(work_dir: str, metric: str) -> List[Tuple[int, float]]:
+    """``[(step, value)]`` of ``metric`` at every validation of the training
+    run in ``work_dir``, from mmengine's ``vis_data/scalars.json`` (the
+    step is the iteration, or the epoch for epoch-based runs)."""
+    runs = sorted(glob.glob(osp.join(ROOT, work_dir, '*', 'vis_data',
+                                     'scalars.json')))
+    if not runs:
+        raise RunError(f'no vis_data/scalars.json under {work_dir}')
+    with open(runs[-1]) as file:
+        records = [json.loads(line) for line in file if line.strip()]
+    return [(record['step'], record[metric]) for record in records
+            if metric in record]
+
+
 def mean_and_std(values: List[float]) -> Tuple[float, float]:
     """Mean and sample standard deviation (0 for one value)."""
     mean = sum(values) / len(values)
@@ -95,3 +186,21 @@ def mean_and_std(values: List[float]) -> Tuple[float, float]:
         return mean, 0.0
     return mean, math.sqrt(
         sum((v - mean)**2 for v in values) / (len(values) - 1))
+
+
+def paired_interval(values: List[float],
+                    baseline: List[float]) -> Tuple[float, float, float]:
+    """Mean of the per-seed differences ``values - baseline`` and its 95 %
+    t-interval ``(mean, low, high)``; for one pair the interval is
+    unbounded."""
+    if len(values) != len(baseline):
+        raise ValueError(f'{len(values)} values against {len(baseline)} '
+                         'baseline values: pairs need one of each per seed')
+    differences = [v - b for v, b in zip(values, baseline)]
+    mean, std = mean_and_std(differences)
+    if len(differences) < 2:
+        return mean, -math.inf, math.inf
+    from scipy.stats import t  # scikit-learn's dependency, the runs' only use
+    half = t.ppf(0.975, len(differences) - 1) * std / math.sqrt(
+        len(differences))
+    return mean, mean - half, mean + half

@@ -49,7 +49,7 @@ def check_figures(figures, methods, rounds):
 def test_segmentation_every_loss_on_one_pair(tmp_path):
     out = tmp_path / 'step.json'
     result = benchmark(
-        'configs/digitscapes/pspnet_r50_to_r18_digitscapes_kd.py',
+        'configs/digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py',
         '--crop', '32', '64', '--batch', '2', '--iters', '2', '--warmup',
         '0', '--compare-losses', '--json', str(out))
     assert result.returncode == 0, result.stderr[-3000:]

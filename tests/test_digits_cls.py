@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from sklearn.datasets import load_digits
 
-from mmkd.datasets import SCAN_SIZE, write_digit_folders
+from mmkd.datasets import SCAN_SIZE, scan_split, write_digit_folders
 from mmkd.testing import write_model_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -52,8 +52,9 @@ def test_every_scan_once_in_its_split_and_its_digits_folder(digits):
         assert image.shape == (SCAN_SIZE, SCAN_SIZE)
         assert image.dtype == np.uint8
     assert sorted(seen) == list(range(1797))
-    assert all((split == 'val') == (index % 5 == 0)
+    assert all(split == scan_split(np.array([index]))[0]
                for index, split in seen.items())
+    assert set(seen.values()) == {'train', 'val', 'test'}
 
 
 def test_upsampled_image_keeps_the_scan(digits):
@@ -76,7 +77,7 @@ def test_mmpretrain_custom_dataset_reads_the_folders(digits):
                            color_type='grayscale'),
                       dict(type='PackInputs')])
     assert dataset.metainfo['classes'] == tuple(str(d) for d in range(10))
-    assert len(dataset) == 360
+    assert len(dataset) == 180
     sample = dataset[len(dataset) - 1]
     assert tuple(sample['inputs'].shape) == (1, SCAN_SIZE, SCAN_SIZE)
     path = sample['data_samples'].img_path

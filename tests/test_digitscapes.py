@@ -9,17 +9,23 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmkd.datasets import (CLASSES, IMAGE_SIZE, SPLITS, DigitScapesDataset,
-                           digit_scans, write_digitscapes)
+from mmkd.datasets import (CLASSES, IMAGE_SIZE, PATCH_SIZE, SPLITS,
+                           DigitScapesDataset, digit_scans, scan_split,
+                           write_digit_patches, write_digitscapes)
 from mmkd.testing import write_model_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'digitscapes', '*.py')))
 TEACHER_CONFIG = osp.join(ROOT, 'configs', 'digitscapes',
-                          'pspnet_r50_digitscapes.py')
+                          'pspnet_r18w16_digitscapes.py')
+STUDENT_CONFIG = osp.join(ROOT, 'configs', 'digitscapes',
+                          'pspnet_r18w8_digitscapes.py')
+PRETRAIN = osp.join(ROOT, 'configs', 'digitscapes', 'pretrain')
+PRETRAIN_CONFIGS = sorted(glob.glob(osp.join(PRETRAIN, '*.py')))
 
 
 @pytest.fixture(scope='module')
@@ -46,13 +52,20 @@ def test_same_seed_same_bytes_other_seed_other_images(digitscapes, tmp_path):
     assert len(mismatch) == len(names)
 
 
-def test_train_and_val_use_disjoint_digit_scans():
+def test_train_val_and_test_use_disjoint_digit_scans():
     scans = digit_scans()
-    train = {image.tobytes() for image in scans['train'][0]}
-    val = {image.tobytes() for image in scans['val'][0]}
-    assert len(train) > 1000 and len(val) > 300
-    assert not train & val
-    for images, digits in scans.values():
+    assert list(scans) == ['train', 'val', 'test']
+    indices = {split: set(index) for split, (index, _, _) in scans.items()}
+    assert len(indices['train']) > 1400
+    assert len(indices['val']) == 180 and len(indices['test']) == 180
+    assert not indices['train'] & indices['val']
+    assert not indices['train'] & indices['test']
+    assert not indices['val'] & indices['test']
+    assert set().union(*indices.values()) == set(range(1797))
+    assert list(scan_split(np.arange(11))) == [
+        'val', 'train', 'train', 'train', 'train', 'test', 'train', 'train',
+        'train', 'train', 'val']
+    for _, images, digits in scans.values():
         assert set(digits) == set(range(10))
         assert images.min() == 0 and images.max() == 1
 
@@ -64,11 +77,47 @@ def test_labels_are_background_digits_and_ignored_rims(digitscapes):
         assert label.shape == IMAGE_SIZE and label.dtype == np.uint8
         counts += np.bincount(label.ravel(), minlength=256)
     assert set(np.flatnonzero(counts)) == set(range(len(CLASSES))) | {255}
-    # background dominates; every digit is a visible share; rims are thin
+    # background is the largest class; every digit is a visible share;
+    # rims are thin
     shares = counts / counts.sum()
-    assert shares[0] > 0.6
-    assert (shares[1:11] > 0.005).all()
+    assert shares[0] > 0.4 and shares[0] == shares.max()
+    assert (shares[1:11] > 0.01).all()
     assert shares[255] < shares[1:11].sum()
+
+
+def test_a_canvas_holds_most_classes_each_digit_once(digitscapes):
+    paths = glob.glob(osp.join(digitscapes, 'gtFine', 'val', '*', '*.png'))
+    counts = []
+    for path in paths:
+        label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        present = set(np.unique(label)) - {255}
+        counts.append(len(present))
+        # every digit drawn is one connected blob or a few (its strokes),
+        # never two copies in far-apart cells
+        for digit in present - {0}:
+            columns = np.flatnonzero((label == digit).any(0))
+            assert columns.max() - columns.min() < 50
+    assert min(counts) >= 7 and max(counts) <= 11
+    assert np.mean(counts) > 8
+
+
+def test_digit_patches_for_pretraining(tmp_path):
+    root = write_digit_patches(str(tmp_path / 'patches'))
+    scans = digit_scans()
+    for split, copies in (('train', 4), ('val', 1)):
+        names = glob.glob(osp.join(root, split, '*', '*.png'))
+        assert len(names) == copies * len(scans[split][0])
+        image = cv2.imread(names[0])
+        assert image.shape == (PATCH_SIZE, PATCH_SIZE, 3)
+    # no test scan is drawn: the test split stays unseen
+    assert not osp.exists(osp.join(root, 'test'))
+    train_scans = {int(osp.basename(name).split('_')[0]) for name in
+                   glob.glob(osp.join(root, 'train', '*', '*.png'))}
+    assert train_scans == set(scans['train'][0])
+    # each patch sits in its digit's folder
+    digit_of = dict(zip(scans['train'][0], scans['train'][2]))
+    for name in glob.glob(osp.join(root, 'train', '3', '*.png')):
+        assert digit_of[int(osp.basename(name).split('_')[0])] == 3
 
 
 def test_the_dataset_class_reads_the_layout(digitscapes):
@@ -110,24 +159,85 @@ def teacher_checkpoint(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope='module')
+def pretrained(tmp_path_factory):
+    """'student', 'teacher' -> a checkpoint of the classifier that
+    pretrains that backbone (initial weights)."""
+    directory = tmp_path_factory.mktemp('pretrained')
+    paths = {}
+    for role, width in (('student', 'w8'), ('teacher', 'w16')):
+        paths[role] = directory / f'{role}.pth'
+        write_model_checkpoint(
+            osp.join(PRETRAIN, f'pretrain_r18{width}_digit_patches.py'),
+            str(paths[role]), scope='mmpretrain', seed=1)
+    return paths
+
+
+def test_the_pretrained_classifier_fits_the_backbone_key_for_key(pretrained):
+    """The segmentors' init_cfg loads every backbone weight of the
+    pretraining classifier, none missing, none left over."""
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        from mmseg.registry import MODELS
+        for role, config in (('student', STUDENT_CONFIG),
+                             ('teacher', TEACHER_CONFIG)):
+            model_cfg = Config.fromfile(config).model
+            model_cfg.backbone.init_cfg.checkpoint = str(pretrained[role])
+            model = MODELS.build(model_cfg)
+            model.init_weights()
+            classifier = torch.load(pretrained[role],
+                                    weights_only=True)['state_dict']
+            backbone = {key[len('backbone.'):]: value
+                        for key, value in classifier.items()
+                        if key.startswith('backbone.')}
+            assert backbone.keys() == model.backbone.state_dict().keys()
+            for key, value in model.backbone.state_dict().items():
+                torch.testing.assert_close(value, backbone[key])
+
+
+@pytest.mark.parametrize('path', PRETRAIN_CONFIGS, ids=osp.basename)
+def test_pretrain_config_trains_one_short_epoch(path, tmp_path):
+    root = write_digit_patches(str(tmp_path / 'patches'))
+    options = [f'{loader}.dataset.data_root={root}'
+               for loader in ('train_dataloader', 'val_dataloader')]
+    options += ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+                'train_dataloader.dataset.indices=128',
+                'val_dataloader.dataset.indices=128',
+                'default_hooks.checkpoint.interval=1']
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', path, '--work-dir',
+         str(tmp_path / 'work'), '--cfg-options', *options],
+        cwd=ROOT, capture_output=True, text=True)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'accuracy/top1' in log
+    assert (tmp_path / 'work' / 'epoch_1.pth').exists()
+
+
 def test_there_are_the_teacher_the_student_and_every_method():
     assert {osp.basename(path)[:-3] for path in CONFIGS} == {
-        'pspnet_r50_digitscapes', 'pspnet_r18_digitscapes'} | {
-            f'pspnet_r50_to_r18_digitscapes_{method}'
-            for method in ('kd', 'cwd', 'dist', 'bdd', 'pcd')}
+        'pspnet_r18w16_digitscapes', 'pspnet_r18w8_digitscapes'} | {
+            f'pspnet_r18w16_to_r18w8_digitscapes_{method}'
+            for method in ('kd', 'cwd', 'dist', 'bdd', 'bdd_spatial', 'pcd')}
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_trains_two_iterations(path, digitscapes, teacher_checkpoint,
-                                      tmp_path):
+                                      pretrained, tmp_path):
     options = [f'{loader}.dataset.data_root={digitscapes}'
                for loader in ('train_dataloader', 'val_dataloader',
                               'test_dataloader')]
     options += ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
                 'default_hooks.logger.interval=1',
                 'default_hooks.checkpoint.interval=2']
-    if 'teacher' in Config.fromfile(path).model:
-        options.append(f'model.teacher.checkpoint={teacher_checkpoint}')
+    model = Config.fromfile(path).model
+    if 'teacher' in model:
+        options += [f'model.teacher.checkpoint={teacher_checkpoint}',
+                    'model.student.backbone.init_cfg.checkpoint='
+                    f'{pretrained["student"]}']
+    else:
+        role = 'teacher' if path == TEACHER_CONFIG else 'student'
+        options.append(
+            f'model.backbone.init_cfg.checkpoint={pretrained[role]}')
     result = subprocess.run(
         [sys.executable, 'tools/train.py', path, '--work-dir',
          str(tmp_path), '--cfg-options', *options],

@@ -19,7 +19,7 @@ from mmkd.testing import write_model_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DIGITSCAPES = osp.join(ROOT, 'configs', 'digitscapes')
-PCD_CONFIG = osp.join(DIGITSCAPES, 'pspnet_r50_to_r18_digitscapes_pcd.py')
+PCD_CONFIG = osp.join(DIGITSCAPES, 'pspnet_r18w16_to_r18w8_digitscapes_pcd.py')
 
 
 @pytest.fixture(scope='module')
@@ -32,12 +32,18 @@ def run_config(tmp_path_factory):
     teacher = root / 'teacher.pth'
     write_model_checkpoint(
         Config.fromfile(osp.join(DIGITSCAPES,
-                                 'pspnet_r50_digitscapes.py')).model,
+                                 'pspnet_r18w16_digitscapes.py')).model,
         str(teacher))
+    pretrained = root / 'pretrained.pth'
+    write_model_checkpoint(
+        osp.join(DIGITSCAPES, 'pretrain', 'pretrain_r18w8_digit_patches.py'),
+        str(pretrained), scope='mmpretrain')
     path = root / 'pcd_resume.py'
     path.write_text(f'''
 _base_ = [{PCD_CONFIG!r}]
-model = dict(teacher=dict(checkpoint={str(teacher)!r}))
+model = dict(
+    teacher=dict(checkpoint={str(teacher)!r}),
+    student=dict(backbone=dict(init_cfg=dict(checkpoint={str(pretrained)!r}))))
 train_dataloader = dict(batch_size=2, dataset=dict(data_root={data!r}))
 val_dataloader = dict(dataset=dict(data_root={data!r}))
 test_dataloader = val_dataloader

@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from mmkd.runs import RunError, mean_and_std, parse_test_log
+from mmkd import runs
+from mmkd.runs import (RunError, mean_and_std, paired_interval,
+                       parse_test_log, settings_digest, trained, val_curve)
 
 LOG = '''\
 11/23 17:54:47 - mmengine - INFO - per class results:
@@ -52,3 +54,86 @@ def test_mean_and_sample_standard_deviation():
     mean, std = mean_and_std([1.0, 2.0, 6.0])
     assert mean == 3.0
     assert std == pytest.approx(math.sqrt(((1 - 3)**2 + 1 + 9) / 2))
+
+
+def test_paired_interval_by_hand():
+    # differences 2, 3, 7: mean 4, sample std sqrt(7), t(0.975, 2) = 4.3027
+    mean, low, high = paired_interval([3.0, 4.0, 8.0], [1.0, 1.0, 1.0])
+    half = 4.302653 * math.sqrt(7) / math.sqrt(3)
+    assert mean == pytest.approx(4.0)
+    assert (low, high) == (pytest.approx(4 - half, abs=1e-4),
+                           pytest.approx(4 + half, abs=1e-4))
+    # the same shift every seed: no spread, a point interval
+    assert paired_interval([5.0, 6.0], [4.0, 5.0]) == (1.0, 1.0, 1.0)
+    assert paired_interval([5.0], [4.0]) == (1.0, -math.inf, math.inf)
+    with pytest.raises(ValueError, match='one of each per seed'):
+        paired_interval([1.0, 2.0], [1.0])
+
+
+def test_val_curve_reads_mmengine_scalars(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, 'ROOT', str(tmp_path))
+    scalars = tmp_path / 'run' / '20261126_000000' / 'vis_data'
+    scalars.mkdir(parents=True)
+    (scalars / 'scalars.json').write_text(
+        '{"loss": 1.2, "step": 50}\n{"aAcc": 80.0, "mIoU": 41.5, "step": 100}'
+        '\n{"loss": 0.9, "step": 150}\n{"mIoU": 52.25, "step": 200}\n')
+    assert val_curve('run', 'mIoU') == [(100, 41.5), (200, 52.25)]
+    with pytest.raises(RunError, match='no vis_data/scalars.json under x'):
+        val_curve('x', 'mIoU')
+
+
+CONFIG = 'configs/digitscapes/pspnet_r18w8_digitscapes.py'
+
+
+def test_settings_digest_sees_options_and_upstream_runs():
+    digest = settings_digest(CONFIG)
+    assert digest == settings_digest(CONFIG, [])
+    assert digest != settings_digest(CONFIG, ['randomness.seed=1'])
+    assert digest != settings_digest(CONFIG, upstream=('teacher digest', ))
+
+
+def test_trained_reuses_only_the_same_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, 'ROOT', str(tmp_path))
+    calls = []
+
+    def fake_train(config, work_dir, options, quiet=False, threads=None):
+        calls.append(options)
+        checkpoint = tmp_path / work_dir / 'iter_1.pth'
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        checkpoint.write_text('weights')
+        return f'{work_dir}/iter_1.pth', 1.5
+
+    monkeypatch.setattr(runs, 'train', fake_train)
+    monkeypatch.setattr(runs, 'settings_digest',
+                        lambda config, options, upstream: repr(
+                            (options, upstream)))
+    first = trained(CONFIG, 'run', ['a=1'])
+    assert not first['reused'] and first['checkpoint'] == 'run/iter_1.pth'
+    assert first['train_seconds'] == 1.5 and 'a=1' in first['command']
+    again = trained(CONFIG, 'run', ['a=1'])
+    assert again['reused'] and again['settings'] == first['settings']
+    assert calls == [['a=1']]
+    trained(CONFIG, 'run', ['a=2'])  # other settings: trained again
+    trained(CONFIG, 'run', ['a=2'], upstream=('new teacher', ))
+    trained(CONFIG, 'run', ['a=2'], upstream=('new teacher', ), reuse=False)
+    assert calls == [['a=1'], ['a=2'], ['a=2'], ['a=2']]
+    (tmp_path / 'run' / 'iter_1.pth').unlink()  # checkpoint gone: retrain
+    trained(CONFIG, 'run', ['a=2'], upstream=('new teacher', ))
+    assert len(calls) == 5
+
+
+def test_write_missing_writes_only_datasets_without_their_last_folder(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, 'ROOT', str(tmp_path))
+    written = []
+
+    def writer(root):
+        written.append(root)
+        (tmp_path / root / 'test').mkdir(parents=True)
+        return root
+
+    (tmp_path / 'old' / 'val').mkdir(parents=True)  # an older layout
+    runs.write_missing((('new', 'test', writer), ('old', 'test', writer)))
+    assert written == [str(tmp_path / 'new'), str(tmp_path / 'old')]
+    runs.write_missing((('new', 'test', writer), ))
+    assert len(written) == 2

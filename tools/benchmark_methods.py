@@ -1,33 +1,44 @@
-"""Compare the distillation methods on the handwritten digits: the student
-alone and each method, over several seeds, with the same teacher.
+"""Compare the distillation methods on the handwritten digits: settings
+chosen on val, results reported on test.
 
-    python tools/benchmark_methods.py [--task seg|cls] [--seeds 0 1 2]
-        [--methods ...] [--variant NAME METHOD 'key=value ...']
-        [--out docs/results_digitscapes.md]
+    python tools/benchmark_methods.py [--task seg|cls] [--stage sweep|all]
+        [--seeds 0 1 2] [--jobs 2] [--methods kd bdd ...] [--sweeps FILE]
 
-``--task seg`` (default): PSPNets on DigitScapes, mIoU. ``--task cls``:
-ResNets on the 32x32 digits, top-1 accuracy. Builds the dataset if missing,
-trains the task's teacher once (or reuses it from work_dirs), then trains
-and tests every method with every seed (``randomness.seed``) into
-work_dirs/benchmark[_cls]/<name>/seed<N>, reusing runs that finished
-earlier with the same settings. ``--variant`` adds a method with changed
-settings, e.g. ``--variant bdd_rw0.5 bdd
-model.distill_losses.loss_bdd.reverse_weight=0.5``. Writes a Markdown
-report (mean and sample standard deviation of the metric, every run, the
-commands, versions and wall times) and a bar chart with error bars beside
-it.
+The runs are declared in configs/benchmark_sweeps.py. ``--task seg``
+(default): PSPNets on DigitScapes, mIoU; ``--task cls``: ResNets on the
+digit scans, top-1 accuracy. The tool builds the data if missing, pretrains
+the backbones and trains the teacher once, then
+
+1. **sweep** (seed 0, val): the student alone and every setting of every
+   method; each method's best setting on val is chosen; writes
+   docs/sweep_<task>.md and its .json (what tools/demo.py reads);
+2. **test** (``--stage all``, every seed, test): the student alone, the
+   student on a doubled schedule (convergence), and each method's default
+   and chosen setting; writes docs/results_<task>.md with mean, standard
+   deviation and the paired difference from the student alone with its
+   95 % t-interval over seeds, a bar chart, and the convergence figure.
+   ``--methods`` limits this stage to some methods; the sweep covers all.
+
+Every run lives in work_dirs/benchmark[_cls]/<method>/<setting>/seed<N> and
+is reused by later invocations while its resolved settings (and those of
+the teacher and pretraining it starts from) are unchanged. One progress
+line per run: run k of n, elapsed time, estimated time left. ``--jobs 2``
+trains two runs side by side, one CPU thread each (about 1.4x the
+throughput of one run on two threads on a 2-core machine).
 """
 import argparse
 import datetime
-import hashlib
 import json
+import os
 import os.path as osp
 import platform
 import shlex
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict
+from typing import Callable, Dict, List, Tuple
 
 import matplotlib
 
@@ -35,258 +46,469 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import mmengine  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
-from mmkd.datasets import write_digit_folders, write_digitscapes  # noqa: E402
-from mmkd.runs import ROOT, mean_and_std, test, train  # noqa: E402
+from mmkd.datasets import (write_digit_folders, write_digit_patches,  # noqa: E402,E501
+                           write_digitscapes)
+from mmkd.runs import (ROOT, mean_and_std, paired_interval, parse_test_log,  # noqa: E402,E501
+                       test, trained, val_curve, write_missing)
 from mmkd.version import __version__  # noqa: E402
+
+SWEEPS = 'configs/benchmark_sweeps.py'
 
 
 @dataclass(frozen=True)
 class Task:
+    name: str  # the key of the task's runs in SWEEPS
     library: str  # the OpenMMLab package whose version the report names
     configs: str
-    teacher: str  # config name; trained once into work_dirs/<teacher>
-    methods: Dict[str, str]  # method -> config name
-    data_root: str
-    data_written: str  # a folder under data_root once it is written
-    write_data: Callable[[str], str]
-    metric: str  # the key tools/test.py logs
-    metric_label: str
+    # (root, last folder written, writer), for mmkd.runs.write_missing
+    datasets: Tuple[Tuple[str, str, Callable[[str], str]], ...]
+    metric: str  # the key the tools log
+    metric_name: str
+    split_options: Callable[[str], List[str]]  # test on another split
     work_dirs: str
-    out: str
+    sweep_page: str
+    results_page: str
     title: str
+
+
+def seg_split(split):
+    return [f'test_dataloader.dataset.data_prefix.img_path=leftImg8bit/{split}',
+            f'test_dataloader.dataset.data_prefix.seg_map_path=gtFine/{split}']
+
+
+def cls_split(split):
+    return [f'test_dataloader.dataset.data_prefix={split}']
 
 
 TASKS = {
     'seg': Task(
-        library='mmseg',
-        configs='configs/digitscapes',
-        teacher='pspnet_r50_digitscapes',
-        methods={
-            'baseline': 'pspnet_r18_digitscapes',
-            'kd': 'pspnet_r50_to_r18_digitscapes_kd',
-            'cwd': 'pspnet_r50_to_r18_digitscapes_cwd',
-            'dist': 'pspnet_r50_to_r18_digitscapes_dist',
-            'bdd': 'pspnet_r50_to_r18_digitscapes_bdd',
-            'pcd': 'pspnet_r50_to_r18_digitscapes_pcd',
-        },
-        data_root='data/digitscapes',
-        data_written='leftImg8bit/val',
-        write_data=write_digitscapes,
-        metric='mIoU',
-        metric_label='DigitScapes val mIoU (%)',
-        work_dirs='work_dirs/benchmark',
-        out='docs/results_digitscapes.md',
+        name='seg', library='mmseg', configs='configs/digitscapes',
+        datasets=(('data/digitscapes', 'gtFine/test', write_digitscapes),
+                  ('data/digit_patches', 'val/9', write_digit_patches)),
+        metric='mIoU', metric_name='DigitScapes mIoU (%)',
+        split_options=seg_split, work_dirs='work_dirs/benchmark',
+        sweep_page='docs/sweep_digitscapes.md',
+        results_page='docs/results_digitscapes.md',
         title='Methods on DigitScapes'),
-    # CWD is left out: it distils spatial maps, and classifier logits have
-    # no spatial dimension.
     'cls': Task(
-        library='mmpretrain',
-        configs='configs/digits',
-        teacher='resnet50_digits',
-        methods={
-            'baseline': 'resnet18_digits',
-            'kd': 'resnet50_to_resnet18_digits_kd',
-            'dist': 'resnet50_to_resnet18_digits_dist',
-            'bdd': 'resnet50_to_resnet18_digits_bdd',
-            'pcd': 'resnet50_to_resnet18_digits_pcd',
-        },
-        data_root='data/digits',
-        data_written='val/9',
-        write_data=write_digit_folders,
-        metric='accuracy/top1',
-        metric_label='digits val top-1 accuracy (%)',
-        work_dirs='work_dirs/benchmark_cls',
-        out='docs/results_digits_cls.md',
+        name='cls', library='mmpretrain', configs='configs/digits',
+        datasets=(('data/digits', 'test/9', write_digit_folders), ),
+        metric='accuracy/top1', metric_name='digits top-1 accuracy (%)',
+        split_options=cls_split, work_dirs='work_dirs/benchmark_cls',
+        sweep_page='docs/sweep_digits_cls.md',
+        results_page='docs/results_digits_cls.md',
         title='Methods on the handwritten digits, classification'),
 }
+
+
+@dataclass(frozen=True)
+class Run:
+    method: str  # 'student' for the student alone
+    setting: str
+    config: str
+    options: Tuple[str, ...]
+    seed: int
+
+    @property
+    def label(self):
+        return self.method if self.setting == 'default' else \
+            f'{self.method} {self.setting}'
+
+
+class Progress:
+    """One line per finished run: run k of n, elapsed, estimated left
+    (from the mean time of the runs trained so far, ``jobs`` at once)."""
+
+    def __init__(self, total: int, jobs: int):
+        self.total, self.jobs, self.done = total, jobs, 0
+        self.start = time.perf_counter()
+        self.trained_seconds = []
+        self.lock = threading.Lock()
+
+    def finished(self, run: Run, result: Dict, value: float, split: str):
+        with self.lock:
+            self.done += 1
+            if not result['reused']:
+                self.trained_seconds.append(result['train_seconds'])
+            elapsed = time.perf_counter() - self.start
+            left = 'unknown'
+            if self.trained_seconds:
+                per_run = sum(self.trained_seconds) / len(
+                    self.trained_seconds)
+                left = f'{(self.total - self.done) * per_run / self.jobs / 60:.0f} min'  # noqa: E501
+            how = 'reused' if result['reused'] else \
+                f'trained in {result["train_seconds"] / 60:.1f} min'
+            print(f'[benchmark] run {self.done} of {self.total}: '
+                  f'{run.label} seed {run.seed}, {split} {value:.2f} '
+                  f'({how}); elapsed {elapsed / 60:.1f} min, about {left} '
+                  'left', flush=True)
+
+
+class Benchmark:
+    def __init__(self, task: Task, sweeps: dict, jobs: int):
+        self.task, self.sweeps, self.jobs = task, sweeps, jobs
+        self.threads = max(1, (os.cpu_count() or 1) // jobs)
+        self.upstream = ()  # digests of pretraining and teacher
+
+    def config(self, name):
+        return osp.join(self.task.configs, f'{name}.py')
+
+    def prepare(self):
+        """Data, pretraining and teacher; returns the teacher's figures
+        on train, val and test."""
+        write_missing(self.task.datasets)
+        with ThreadPoolExecutor(self.jobs) as pool:
+            pretrained = list(pool.map(
+                lambda name: trained(self.config(name),
+                                     osp.join('work_dirs', osp.basename(name)),
+                                     quiet=True, threads=self.threads),
+                self.sweeps.get('pretrain', [])))
+        self.upstream = tuple(run['settings'] for run in pretrained)
+        teacher_name = self.sweeps['teacher']
+        teacher_dir = osp.join('work_dirs', teacher_name)
+        teacher = trained(self.config(teacher_name), teacher_dir,
+                          upstream=self.upstream)
+        self.upstream += (teacher['settings'], )
+        figures = {
+            split: test(self.config(teacher_name), teacher['checkpoint'],
+                        osp.join(teacher_dir, f'test_{split}'),
+                        self.task.metric, self.task.split_options(split))
+            for split in ('train', 'val', 'test')}
+        return dict(teacher, figures=figures)
+
+    def run(self, run: Run, tested: bool) -> Dict:
+        """Train (or reuse) ``run``; its val figure and curve from the
+        training log, and its test figures when ``tested``."""
+        work_dir = osp.join(self.task.work_dirs, run.method, run.setting,
+                            f'seed{run.seed}')
+        options = [*run.options, f'randomness.seed={run.seed}']
+        result = trained(run.config, work_dir, options, self.upstream,
+                         quiet=True, threads=self.threads)
+        with open(osp.join(ROOT, work_dir, 'train.log')) as file:
+            result['val'] = parse_test_log(file.read(), result['checkpoint'],
+                                           self.task.metric)
+        result['curve'] = val_curve(work_dir, self.task.metric)
+        if tested:
+            test_file = osp.join(ROOT, work_dir, 'test.json')
+            if result['reused'] and osp.exists(test_file):
+                with open(test_file) as file:
+                    result['test'] = json.load(file)
+            else:
+                result['test'] = test(run.config, result['checkpoint'],
+                                      osp.join(work_dir, 'test'),
+                                      self.task.metric, threads=self.threads)
+                with open(test_file, 'w') as file:
+                    json.dump(result['test'], file, indent=1)
+        return result
+
+    def run_all(self, runs: List[Run], tested: bool) -> Dict[Run, Dict]:
+        progress = Progress(len(runs), self.jobs)
+        split = 'test' if tested else 'val'
+
+        def one(run):
+            result = self.run(run, tested)
+            progress.finished(run, result, result[split][self.task.metric],
+                              split)
+            return result
+
+        with ThreadPoolExecutor(self.jobs) as pool:
+            return dict(zip(runs, pool.map(one, runs)))
+
+    def sweep_runs(self, methods):
+        runs = [Run('student', 'default', self.config(self.sweeps['student']),
+                    (), 0)]
+        for method in methods:
+            spec = self.sweeps['methods'][method]
+            runs += [Run(method, setting, self.config(spec['config']),
+                         tuple(options), 0)
+                     for setting, options in spec['settings'].items()]
+        return runs
+
+    def final_runs(self, chosen, seeds):
+        student = self.config(self.sweeps['student'])
+        rows = [('student', 'default', student, ()),
+                ('student', 'double_schedule', student,
+                 tuple(self.sweeps['double_schedule']))]
+        for method, setting in chosen.items():
+            spec = self.sweeps['methods'][method]
+            for name in dict.fromkeys(['default', setting]):
+                rows.append((method, name, self.config(spec['config']),
+                             tuple(spec['settings'][name])))
+        return [Run(*row, seed) for row in rows for seed in seeds]
+
+
+def choose(sweep: Dict[Run, Dict], metric: str) -> Dict[str, str]:
+    """method -> its setting with the highest val figure (the default
+    where settings tie)."""
+    best = {}
+    for run, result in sweep.items():
+        if run.method == 'student':
+            continue
+        value = result['val'][metric]
+        if run.method not in best or value > best[run.method][1] or (
+                value == best[run.method][1] and run.setting == 'default'):
+            best[run.method] = (run.setting, value)
+    return {method: setting for method, (setting, _) in best.items()}
+
+
+def command_line():
+    return 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
+
+
+def setting_text(run):
+    return ' '.join(o.replace('model.distill_losses.', '')
+                    for o in run.options) or '-'
+
+
+def sweep_page(task, sweep, chosen, teacher, path):
+    metric = task.metric
+    student = next(r for r in sweep if r.method == 'student')
+    baseline = sweep[student]['val'][metric]
+    lines = [
+        f'# {task.title}: the sweep (val, seed 0)', '',
+        f'Written by `tools/benchmark_methods.py` on '
+        f'{datetime.date.today()}: `{command_line()}`', '',
+        f'{task.metric_name} on **val**, seed 0: the settings of '
+        f'[{SWEEPS}](../{SWEEPS}) (option paths shortened from '
+        '`model.distill_losses.`). The chosen setting of each method (**bold**)'
+        ' is its best here; it and the default go on to three seeds on test: '
+        f'[{osp.basename(task.results_page)}]'
+        f'({osp.basename(task.results_page)}). Teacher on val: '
+        f'{teacher["figures"]["val"][metric]:.2f}; student alone: '
+        f'{baseline:.2f}.', '',
+        f'| method | setting | options | val {metric} | vs. student alone |',
+        '|---|---|---|---|---|',
+    ]
+    for run, result in sweep.items():
+        value = result['val'][metric]
+        name = f'**{run.setting}**' if chosen.get(run.method) == \
+            run.setting else run.setting
+        delta = '' if run.method == 'student' else f'{value - baseline:+.2f}'
+        lines.append(f'| {run.method} | {name} | {setting_text(run)} | '
+                     f'{value:.2f} | {delta} |')
+    lines += ['', '## Commands', '', '```bash'] + [
+        r['command'] for r in sweep.values()] + ['```']
+    with open(osp.join(ROOT, path), 'w') as file:
+        file.write('\n'.join(lines) + '\n')
+    with open(osp.join(ROOT, osp.splitext(path)[0] + '.json'), 'w') as file:
+        json.dump({'metric': metric, 'split': 'val', 'seed': 0,
+                   'chosen': {m: {'setting': s, 'options': list(next(
+                       r.options for r in sweep
+                       if r.method == m and r.setting == s))}
+                       for m, s in chosen.items()},
+                   'val': {f'{r.method}/{r.setting}': v['val'][metric]
+                           for r, v in sweep.items()}}, file, indent=1)
+    print('\n'.join(lines[:6 + len(sweep)]), flush=True)
+
+
+def rows_of(final):
+    """(method, setting) -> its runs' results in seed order."""
+    rows = {}
+    for run, result in final.items():
+        rows.setdefault((run.method, run.setting), []).append((run, result))
+    return rows
+
+
+def charts(task, rows, baseline, teacher_test, path):
+    metric = task.metric
+    names = [f'{m}\n{s}' if s != 'default' else m for m, s in rows]
+    means, stds, deltas, lows, highs = [], [], [], [], []
+    for runs in rows.values():
+        values = [r['test'][metric] for _, r in runs]
+        mean, std = mean_and_std(values)
+        delta, low, high = paired_interval(values, baseline)
+        means.append(mean)
+        stds.append(std)
+        deltas.append(delta)
+        lows.append(delta - low)
+        highs.append(high - delta)
+    figure, (left, right) = plt.subplots(
+        1, 2, figsize=(2 * (0.9 * len(names) + 2), 4.5))
+    left.bar(range(len(names)), means, yerr=stds, capsize=3,
+             color='tab:blue')
+    left.axhline(teacher_test, color='tab:red', linestyle='--',
+                 label=f'teacher {teacher_test:.1f}')
+    low = min(m - s for m, s in zip(means, stds))
+    left.set_ylim(max(0, low - 3), min(100, max(teacher_test, *means) + 2))
+    left.set_ylabel(f'test {metric} (%), mean and std over seeds')
+    left.legend(loc='lower right')
+    right.bar(range(len(names)), deltas, yerr=[lows, highs], capsize=3,
+              color=['tab:green' if d > 0 else 'tab:gray' for d in deltas])
+    right.axhline(0, color='black', linewidth=0.8)
+    right.set_ylabel(f'{metric} minus student alone, same seed\n'
+                     '(mean and 95 % t-interval)')
+    for axes in (left, right):
+        axes.set_xticks(range(len(names)), names, fontsize=7, rotation=45,
+                        ha='right')
+    figure.suptitle(f'{task.title}, test split')
+    figure.tight_layout()
+    figure.savefig(osp.join(ROOT, path), dpi=100)
+    plt.close(figure)
+
+
+def convergence_chart(task, rows, path):
+    """Val curves of the student alone on its schedule and on the doubled
+    one, mean over seeds, with the test figures at the end."""
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for setting, colour in (('default', 'tab:blue'),
+                            ('double_schedule', 'tab:orange')):
+        runs = rows[('student', setting)]
+        curves = [r['curve'] for _, r in runs]
+        steps = [step for step, _ in curves[0]]
+        mean = [sum(c[i][1] for c in curves) / len(curves)
+                for i in range(len(steps))]
+        label = 'schedule' if setting == 'default' else 'doubled schedule'
+        axes.plot(steps, mean, marker='o', color=colour,
+                  label=f'student alone, {label}: val (mean of {len(runs)})')
+        test_mean = mean_and_std([r['test'][task.metric]
+                                  for _, r in runs])[0]
+        axes.scatter([steps[-1]], [test_mean], marker='*', s=150,
+                     color=colour, label=f'{label}: test {test_mean:.2f}')
+    axes.set_xlabel('iteration' if task.name == 'seg' else 'epoch')
+    axes.set_ylabel(f'{task.metric} (%)')
+    axes.set_title(f'{task.title}: convergence of the student alone')
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(osp.join(ROOT, path), dpi=100)
+    plt.close(figure)
+
+
+def results_page(task, final, chosen, teacher, seeds, seconds, path):
+    metric = task.metric
+    rows = rows_of(final)
+    baseline = [r['test'][metric] for _, r in rows[('student', 'default')]]
+    stem = osp.splitext(path)[0]
+    charts(task, rows, baseline, teacher['figures']['test'][metric],
+           stem + '.png')
+    convergence_chart(task, rows, stem + '_convergence.png')
+    base_mean = mean_and_std(baseline)[0]
+    double = mean_and_std([r['test'][metric] for _, r in
+                           rows[('student', 'double_schedule')]])[0]
+    figures = teacher['figures']
+    library = __import__(task.library)
+    lines = [
+        f'# {task.title}', '',
+        f'Written by `tools/benchmark_methods.py` on '
+        f'{datetime.date.today()}: `{command_line()}`', '',
+        f'{task.metric_name} on **test**, seeds {seeds}: a split on which '
+        'no setting was chosen. Each method at its default (published) '
+        'setting and at the setting it scored best with on val '
+        f'([{osp.basename(task.sweep_page)}]'
+        f'({osp.basename(task.sweep_page)}), seed 0). "vs. student alone" is '
+        'the mean over seeds of the method minus the student alone trained '
+        'with the same seed, with its 95 % t-interval over seeds.', '',
+        f'Teacher (`{task.configs}/{teacher["command"].split()[2].split("/")[-1]}`, '  # noqa: E501
+        f'one run): test {figures["test"][metric]:.2f}, val '
+        f'{figures["val"][metric]:.2f}, train {figures["train"][metric]:.2f} '
+        f'(train minus val: {figures["train"][metric] - figures["val"][metric]:+.2f}). '  # noqa: E501
+        f'Student alone: test {base_mean:.2f}, '
+        f'{figures["test"][metric] - base_mean:.2f} below the teacher; on '
+        f'the doubled schedule {double:.2f} ({double - base_mean:+.2f}).', '',
+        f'| method | setting | options | test {metric} mean ± std | '
+        'vs. student alone [95 % interval] | per seed | val mean ± std, '
+        'vs. student alone |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    base_val = [r['val'][metric] for _, r in rows[('student', 'default')]]
+    for (method, setting), runs in rows.items():
+        values = [r['test'][metric] for _, r in runs]
+        mean, std = mean_and_std(values)
+        val_values = [r['val'][metric] for _, r in runs]
+        val_mean, val_std = mean_and_std(val_values)
+        delta = val_delta = ''
+        if (method, setting) != ('student', 'default'):
+            diff, low, high = paired_interval(values, baseline)
+            delta = f'{diff:+.2f} [{low:+.2f}, {high:+.2f}]'
+            val_delta = f', {paired_interval(val_values, base_val)[0]:+.2f}'
+        mark = ' (chosen on val)' if chosen.get(method) == setting else ''
+        lines.append(
+            f'| {method} | {setting}{mark} | {setting_text(runs[0][0])} | '
+            f'{mean:.2f} ± {std:.2f} | {delta} | '
+            f'{", ".join(f"{v:.2f}" for v in values)} | '
+            f'{val_mean:.2f} ± {val_std:.2f}{val_delta} |')
+    lines += [
+        '', f'![test {metric}: mean and std over seeds; paired difference '
+        f'from the student alone]({osp.basename(stem)}.png)', '',
+        f'![convergence of the student alone]({osp.basename(stem)}'
+        '_convergence.png)', '',
+        '## Commands', '', '```bash',
+        f'python tools/make_digitscapes.py ...  # the data, see README',
+        teacher['command'],
+    ] + [r['command'] for r in final.values()] + [
+        '```', '',
+        'Each run was then tested with `python tools/test.py CONFIG '
+        'CHECKPOINT` (the test split).', '',
+        '## Setting', '',
+        f'- torch {torch.__version__}, mmengine {mmengine.__version__}, '
+        f'{task.library} {library.__version__}, mmkd {__version__}, Python '
+        f'{platform.python_version()}; {os.cpu_count()} CPU cores, no GPU',
+        '- training wall time per run (minutes, mean over seeds): ' + ', '.join(
+            f'{m} {s} {mean_and_std([r["train_seconds"] for _, r in runs])[0] / 60:.1f}'  # noqa: E501
+            for (m, s), runs in rows.items()),
+        f'- this invocation: {seconds / 60:.0f} min (runs reused from '
+        'earlier invocations count as zero)',
+    ]
+    with open(osp.join(ROOT, path), 'w') as file:
+        file.write('\n'.join(lines) + '\n')
+    print('\n'.join(lines[:10 + len(rows)]), flush=True)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--task', choices=list(TASKS), default='seg')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--stage', choices=['sweep', 'all'], default='all',
+                        help='sweep: the val sweep only; all: the sweep, '
+                        'then the test runs (default)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                        help='seeds of the test runs (the sweep uses 0)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs trained side by side (default 1)')
     parser.add_argument('--methods', nargs='+',
-                        help='of the task\'s methods (default: all)')
-    parser.add_argument(
-        '--variant', nargs=3, action='append', default=[],
-        metavar=('NAME', 'METHOD', 'OPTIONS'),
-        help='another run: METHOD with --cfg-options OPTIONS')
-    parser.add_argument('--out', help='default: the task\'s report in docs/')
-    parser.add_argument('--title')
+                        help='test only these of the methods (default: all); '
+                        'the sweep always covers all')
+    parser.add_argument('--sweeps', default=SWEEPS,
+                        help=f'the runs to compare (default {SWEEPS})')
     args = parser.parse_args()
-    task = TASKS[args.task]
-    unknown = set(args.methods or ()) - set(task.methods)
+    if args.jobs < 1:
+        parser.error(f'--jobs must be at least 1, got {args.jobs}')
+    if 0 not in args.seeds:
+        parser.error('--seeds must include 0, the seed of the sweep')
+    sweeps = Config.fromfile(osp.join(ROOT, args.sweeps))[args.task]
+    unknown = set(args.methods or ()) - set(sweeps['methods'])
     if unknown:
         parser.error(f'--methods: {sorted(unknown)} not methods of --task '
-                     f'{args.task}: {sorted(task.methods)}')
-    args.methods = args.methods or list(task.methods)
-    args.out = args.out or task.out
-    args.title = args.title or task.title
-    return args, task
-
-
-def runs_to_do(args, task):
-    """name -> (config, cfg options)."""
-    todo = {m: (osp.join(task.configs, f'{task.methods[m]}.py'), [])
-            for m in args.methods}
-    for name, method, options in args.variant:
-        if method not in task.methods:
-            sys.exit(f'--variant {name}: unknown method {method!r}, one of '
-                     f'{sorted(task.methods)}')
-        todo[name] = (osp.join(task.configs, f'{task.methods[method]}.py'),
-                      shlex.split(options))
-    return todo
-
-
-def settings_digest(config, options):
-    """What a run trains, resolved: the config with its options merged."""
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    parsed = {}
-    for option in options:
-        key, value = option.split('=', 1)
-        parsed[key] = DictAction._parse_iterable(value)
-    cfg.merge_from_dict(parsed)
-    return hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]
-
-
-def run_once(task, name, config, options, seed):
-    """Train and test one run, or read back the result of an earlier run of
-    the same settings."""
-    work_dir = osp.join(task.work_dirs, name, f'seed{seed}')
-    result_file = osp.join(ROOT, work_dir, 'result.json')
-    options = [*options, f'randomness.seed={seed}']
-    digest = settings_digest(config, options)
-    if osp.exists(result_file):
-        with open(result_file) as file:
-            result = json.load(file)
-        if result.get('settings') == digest:
-            print(f'reusing {work_dir}: {task.metric} '
-                  f'{result[task.metric]:.2f}')
-            return result
-        print(f'{work_dir} was trained with other settings: training again')
-    checkpoint, seconds = train(config, work_dir, options)
-    figures = test(config, checkpoint, osp.join(work_dir, 'test'),
-                   task.metric)
-    result = {task.metric: figures[task.metric],
-              'per_class': figures['per_class'],
-              'train_seconds': seconds, 'settings': digest,
-              'command': ' '.join(['python tools/train.py', config,
-                                   '--work-dir', work_dir,
-                                   '--cfg-options', *options])}
-    with open(result_file, 'w') as file:
-        json.dump(result, file, indent=1)
-    print(f'{name} seed {seed}: {task.metric} {result[task.metric]:.2f} '
-          f'({seconds / 60:.1f} min)')
-    return result
-
-
-def chart(task, summary, teacher_value, path):
-    names = list(summary)
-    means = [summary[n]['mean'] for n in names]
-    stds = [summary[n]['std'] for n in names]
-    figure, axes = plt.subplots(figsize=(1.2 * len(names) + 2, 4))
-    axes.bar(names, means, yerr=stds, capsize=4, color='tab:blue')
-    axes.axhline(teacher_value, color='tab:red', linestyle='--',
-                 label=f'teacher {teacher_value:.1f}')
-    low = min(m - s for m, s in zip(means, stds))
-    high = max(teacher_value, max(m + s for m, s in zip(means, stds)))
-    axes.set_ylim(max(0, low - 5), min(100, high + 3))
-    axes.set_ylabel(f'{task.metric} (%), mean and std over seeds')
-    axes.set_title(task.metric_label)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-
-
-def report(args, task, todo, results, teacher, seconds):
-    metric = task.metric
-    summary = {}
-    for name in todo:
-        mean, std = mean_and_std([r[metric] for r in results[name]])
-        summary[name] = dict(mean=mean, std=std)
-    image = osp.splitext(args.out)[0] + '.png'
-    chart(task, summary, teacher[metric], osp.join(ROOT, image))
-    baseline = summary.get('baseline', {}).get('mean')
-    library = __import__(task.library)
-    lines = [
-        f'# {args.title}', '',
-        f'Written by `tools/benchmark_methods.py` on '
-        f'{datetime.date.today()}: '
-        f'`python {" ".join(shlex.quote(a) for a in sys.argv)}`', '',
-        f'{task.metric_label}, seeds {args.seeds}. Teacher '
-        f'({task.configs}/{task.teacher}.py, trained once): '
-        f'{teacher[metric]:.2f}.', '',
-        f'| run | config options | {metric} mean | std | vs. baseline | '
-        'per seed |',
-        '|---|---|---|---|---|---|',
-    ]
-    for name, (config, options) in todo.items():
-        mean, std = summary[name]['mean'], summary[name]['std']
-        delta = '' if baseline is None or name == 'baseline' else \
-            f'{mean - baseline:+.2f}'
-        seeds = ', '.join(f'{r[metric]:.2f}' for r in results[name])
-        lines.append(f'| {name} (`{osp.basename(config)}`) | '
-                     f'{" ".join(options) or "-"} | {mean:.2f} | {std:.2f} | '
-                     f'{delta} | {seeds} |')
-    lines += [
-        '', f'![{metric} per run, mean and standard deviation over seeds]'
-        f'({osp.basename(image)})', '',
-        '## Commands', '',
-        '```bash',
-        f'python tools/make_digitscapes.py {task.data_root}' + (
-            ' --task cls' if task is TASKS['cls'] else ''),
-        f'python tools/train.py {task.configs}/{task.teacher}.py',
-    ] + [r['command'] for name in todo for r in results[name]] + [
-        '```', '',
-        'Each run was then tested with `python tools/test.py CONFIG '
-        'CHECKPOINT`.', '',
-        '## Setting', '',
-        f'- torch {torch.__version__}, mmengine {mmengine.__version__}, '
-        f'{task.library} {library.__version__}, mmkd {__version__}, Python '
-        f'{platform.python_version()}',
-        f'- {torch.get_num_threads()} CPU threads, no GPU',
-        '- training wall time per run (minutes): ' + ', '.join(
-            f'{name} {mean_and_std([r["train_seconds"] for r in results[name]])[0] / 60:.1f}'  # noqa: E501
-            for name in todo),
-        f'- whole benchmark: {seconds / 60:.0f} min (runs reused from '
-        'earlier invocations count as zero)',
-    ]
-    with open(osp.join(ROOT, args.out), 'w') as file:
-        file.write('\n'.join(lines) + '\n')
-    print('\n'.join(lines[:8 + len(todo)]))
-    print(f'\nwrote {args.out} and {image}')
-
-
-def trained_teacher(task):
-    """The teacher's checkpoint, trained now unless an earlier run left
-    one in work_dirs/<teacher>."""
-    teacher_dir = osp.join('work_dirs', task.teacher)
-    last = osp.join(ROOT, teacher_dir, 'last_checkpoint')
-    if osp.exists(last):
-        with open(last) as file:
-            checkpoint = file.read().strip()
-        if osp.exists(checkpoint):
-            return checkpoint
-    checkpoint, _ = train(osp.join(task.configs, f'{task.teacher}.py'),
-                          teacher_dir)
-    return checkpoint
+                     f'{args.task}: {sorted(sweeps["methods"])}')
+    for method, spec in sweeps['methods'].items():
+        settings = list(spec['settings'])
+        if settings[:1] != ['default'] or len(settings) > 4:
+            parser.error(f'{args.sweeps}: {args.task}.{method} needs '
+                         "'default' first and at most 4 settings, got "
+                         f'{settings}')
+    args.methods = args.methods or list(sweeps['methods'])
+    return args, TASKS[args.task], sweeps
 
 
 def main():
-    args, task = parse_args()
-    todo = runs_to_do(args, task)
+    args, task, sweeps = parse_args()
     start = time.perf_counter()
-    if not osp.isdir(osp.join(ROOT, task.data_root, task.data_written)):
-        task.write_data(osp.join(ROOT, task.data_root))
-    teacher = test(osp.join(task.configs, f'{task.teacher}.py'),
-                   trained_teacher(task),
-                   osp.join('work_dirs', task.teacher, 'test'), task.metric)
-    results = {name: [run_once(task, name, config, options, seed)
-                      for seed in args.seeds]
-               for name, (config, options) in todo.items()}
-    report(args, task, todo, results, teacher, time.perf_counter() - start)
+    benchmark = Benchmark(task, sweeps, args.jobs)
+    teacher = benchmark.prepare()
+    print(f'[benchmark] teacher {task.metric}: ' + ', '.join(
+        f'{split} {figures[task.metric]:.2f}'
+        for split, figures in teacher['figures'].items()), flush=True)
+    sweep = benchmark.run_all(benchmark.sweep_runs(list(sweeps['methods'])),
+                              tested=False)
+    chosen = choose(sweep, task.metric)
+    sweep_page(task, sweep, chosen, teacher, task.sweep_page)
+    if args.stage == 'all':
+        final = benchmark.run_all(benchmark.final_runs(
+            {m: chosen[m] for m in args.methods}, args.seeds), tested=True)
+        results_page(task, final, chosen, teacher, args.seeds,
+                     time.perf_counter() - start, task.results_page)
+    print(f'\n[benchmark] done in {(time.perf_counter() - start) / 60:.1f} '
+          'min', flush=True)
 
 
 if __name__ == '__main__':

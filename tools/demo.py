@@ -1,50 +1,82 @@
 """`make demo`: distillation on DigitScapes, end to end on a CPU.
 
 Builds DigitScapes (real handwritten digits from scikit-learn, in the
-Cityscapes layout), trains the teacher (PSPNet, ResNetV1c-50 of width 16)
-unless an earlier run left one, trains the student alone (PSPNet,
-ResNetV1c-18 of width 16) unless an earlier run left it, distils the
-teacher into the student with BDD, tests all three with tools/test.py, and
-prints their mIoU; the per-class IoU goes to a PNG plot.
+Cityscapes layout) and the digit patches that pretrain the backbones,
+pretrains the teacher's (ResNetV1c-18, width 16) and the student's
+(ResNetV1c-18, width 8) backbones, trains the teacher PSPNet and the
+student PSPNet alone, distils the teacher into the student with BDD in the
+form and setting chosen on val by the method benchmark
+(docs/sweep_digitscapes.json), tests the three on the test split with
+tools/test.py, and prints their mIoU; the per-class IoU goes to a PNG plot.
+Runs that an earlier demo or benchmark trained with the same settings are
+reused (``--retrain`` trains everything again); independent runs train
+side by side, sharing the CPU cores.
 """
+import argparse
+import json
+import os
 import os.path as osp
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-from mmkd.datasets import CLASSES, SPLITS, write_digitscapes  # noqa: E402
-from mmkd.runs import ROOT, test, train  # noqa: E402
+from mmkd.datasets import (CLASSES, write_digit_patches,  # noqa: E402
+                           write_digitscapes)
+from mmkd.runs import ROOT, test, trained, write_missing  # noqa: E402
 
-DATA_ROOT = 'data/digitscapes'
 CONFIGS = 'configs/digitscapes'
-TEACHER = ('teacher: PSPNet-R50 (width 16)', 'pspnet_r50_digitscapes')
-STUDENT = ('student alone: PSPNet-R18 (width 16)', 'pspnet_r18_digitscapes')
-BDD = ('student with BDD from the teacher',
-       'pspnet_r50_to_r18_digitscapes_bdd')
+PRETRAIN = ('pretrain/pretrain_r18w8_digit_patches',
+            'pretrain/pretrain_r18w16_digit_patches')
+TEACHER = 'pspnet_r18w16_digitscapes'
+STUDENT = 'pspnet_r18w8_digitscapes'
+BDD_CONFIGS = {'bdd': 'pspnet_r18w16_to_r18w8_digitscapes_bdd',
+               'bdd_spatial': 'pspnet_r18w16_to_r18w8_digitscapes_bdd_spatial'}
+SWEEP = 'docs/sweep_digitscapes.json'
 PLOT = 'work_dirs/demo_digitscapes_per_class_iou.png'
+DATASETS = (('data/digitscapes', 'gtFine/test', write_digitscapes),
+            ('data/digit_patches', 'val/9', write_digit_patches))
+TEACHER_LABEL = 'teacher: PSPNet-R18 (width 16)'
+STUDENT_LABEL = 'student alone: PSPNet-R18 (width 8)'
 
 
 def step(message):
     print(f'\n==> {message}', flush=True)
 
 
-def trained(name, reuse):
-    """The checkpoint of configs/digitscapes/<name>.py in work_dirs/<name>,
-    trained now unless ``reuse`` and an earlier run left one."""
-    work_dir = osp.join('work_dirs', name)
-    last = osp.join(ROOT, work_dir, 'last_checkpoint')
-    if reuse and osp.exists(last):
-        with open(last) as file:
-            checkpoint = file.read().strip()
-        if osp.exists(checkpoint):
-            print(f'reusing {checkpoint} (delete {work_dir} to retrain)')
-            return checkpoint
-    checkpoint, seconds = train(osp.join(CONFIGS, f'{name}.py'), work_dir)
-    print(f'trained in {seconds / 60:.1f} min: {checkpoint}')
-    return checkpoint
+def chosen_bdd():
+    """The BDD form and setting with the best val mIoU in the committed
+    sweep: (method, setting, config, options, val mIoU)."""
+    with open(osp.join(ROOT, SWEEP)) as file:
+        sweep = json.load(file)
+    method = max(BDD_CONFIGS, key=lambda m: sweep['val'][
+        f'{m}/{sweep["chosen"][m]["setting"]}'])
+    setting = sweep['chosen'][method]['setting']
+    return (method, setting, osp.join(CONFIGS, f'{BDD_CONFIGS[method]}.py'),
+            sweep['chosen'][method]['options'],
+            sweep['val'][f'{method}/{setting}'])
+
+
+def train_side_by_side(jobs, reuse):
+    """``jobs``: label -> (config, work_dir, options, upstream), trained at
+    once, sharing the CPU cores. Returns label -> run record."""
+    threads = max(1, (os.cpu_count() or 1) // len(jobs))
+
+    def one(item):
+        label, (config, work_dir, options, upstream) = item
+        start = time.perf_counter()
+        record = trained(config, work_dir, options, upstream, reuse=reuse,
+                         quiet=True, threads=threads)
+        how = f'reused {record["checkpoint"]}' if record['reused'] else \
+            f'trained in {(time.perf_counter() - start) / 60:.1f} min'
+        print(f'{label}: {how}', flush=True)
+        return label, record
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return dict(pool.map(one, jobs.items()))
 
 
 def plot(results):
@@ -59,36 +91,63 @@ def plot(results):
     axes.set_xticks(range(len(CLASSES)), CLASSES)
     axes.set_ylabel('IoU (%)')
     axes.set_ylim(0, 100)
-    axes.set_title('DigitScapes val, per class')
-    axes.legend(loc='upper right', fontsize=8)
+    axes.set_title('DigitScapes test, per class')
+    axes.legend(loc='lower right', fontsize=8)
     figure.tight_layout()
     figure.savefig(osp.join(ROOT, PLOT), dpi=100)
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--retrain', action='store_true',
+                        help='train every run again, reusing none')
+    reuse = not parser.parse_args().retrain
     start = time.perf_counter()
-    if not osp.isdir(osp.join(ROOT, DATA_ROOT, 'leftImg8bit')):
-        step(f'building DigitScapes in {DATA_ROOT}')
-        write_digitscapes(osp.join(ROOT, DATA_ROOT))
-        print(f'{SPLITS["train"]} train and {SPLITS["val"]} val images')
+    write_missing(DATASETS)
 
-    results = {}
-    for (label, name), reuse, minutes in ((TEACHER, True, 6),
-                                          (STUDENT, True, 1.5),
-                                          (BDD, False, 2.5)):
-        step(f'{label}: configs/digitscapes/{name}.py (about {minutes} min '
-             'on 2 CPU cores)')
-        checkpoint = trained(name, reuse)
-        results[label] = test(osp.join(CONFIGS, f'{name}.py'), checkpoint,
-                              osp.join('work_dirs', name, 'test'))
+    step('pretraining both backbones on digit patches (about 3 min on 2 '
+         'CPU cores)')
+    pretrained = train_side_by_side(
+        {name: (osp.join(CONFIGS, f'{name}.py'),
+                osp.join('work_dirs', osp.basename(name)), [], ())
+         for name in PRETRAIN}, reuse)
+    upstream = tuple(record['settings'] for record in pretrained.values())
 
-    step('result: DigitScapes val')
-    header = f'{"model":<40}{"mIoU":>8}{"mAcc":>8}{"aAcc":>8}'
+    step('training the teacher and the student alone (about 4 min)')
+    models = train_side_by_side(
+        {label: (osp.join(CONFIGS, f'{name}.py'),
+                 osp.join('work_dirs', name), [], upstream)
+         for label, name in ((TEACHER_LABEL, TEACHER),
+                             (STUDENT_LABEL,
+                              STUDENT))}, reuse)
+
+    method, setting, config, options, val_miou = chosen_bdd()
+    step(f'distilling with {method} ({setting}: {" ".join(options) or "its '
+         f'config as it is"}; chosen on val in {SWEEP}, val mIoU '
+         f'{val_miou:.2f}) (about 3 min)')
+    label = f'student with BDD ({method}, {setting})'
+    models.update(train_side_by_side(
+        {label: (config, 'work_dirs/demo_bdd', options,
+                 upstream + (models[TEACHER_LABEL]['settings'], ))},
+        reuse=False))
+
+    step('testing the three on the test split')
+    configs = {TEACHER_LABEL: osp.join(CONFIGS, f'{TEACHER}.py'),
+               STUDENT_LABEL:
+               osp.join(CONFIGS, f'{STUDENT}.py'),
+               label: config}
+    results = {name: test(configs[name], record['checkpoint'],
+                          osp.join(osp.dirname(record['checkpoint']),
+                                   'test'))
+               for name, record in models.items()}
+
+    step('result: DigitScapes test')
+    header = f'{"model":<44}{"mIoU":>8}{"mAcc":>8}{"aAcc":>8}'
     print(header)
     print('-' * len(header))
-    for label, figures in results.items():
-        print(f'{label:<40}' + ''.join(f'{figures[key]:>8.2f}'
-                                       for key in ('mIoU', 'mAcc', 'aAcc')))
+    for name, figures in results.items():
+        print(f'{name:<44}' + ''.join(f'{figures[key]:>8.2f}'
+                                      for key in ('mIoU', 'mAcc', 'aAcc')))
     plot(results)
     print(f'\nper-class IoU plot: {PLOT}')
     print(f'total time: {(time.perf_counter() - start) / 60:.1f} min')

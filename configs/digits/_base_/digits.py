@@ -35,14 +35,18 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='CustomDataset', data_root=data_root,
                  data_prefix='val', pipeline=test_pipeline))
-test_dataloader = val_dataloader
+# Settings are chosen on val; results are reported on test.
+test_dataloader = dict(
+    val_dataloader,
+    dataset=dict(type='CustomDataset', data_root=data_root,
+                 data_prefix='test', pipeline=test_pipeline))
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
-# A short schedule for the student: 3 epochs (135 iterations) leave it
-# about 4 points below the teacher (95.6-95.8 top-1 for seeds 0 and 1; 98.1-
-# 98.3 after 5 epochs, 99.2 after 10), so a teacher has something to add.
-max_epochs = 3
+# The student's schedule: 10 epochs (450 iterations). Settings are chosen
+# on val and results reported on test (tools/benchmark_methods.py --task
+# cls); the benchmark also trains it for 20 epochs to check convergence.
+max_epochs = 10
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=0.002, weight_decay=0.01))
 param_scheduler = [
@@ -50,7 +54,7 @@ param_scheduler = [
          eta_min=1e-5)
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs,
-                 val_interval=max_epochs)
+                 val_interval=max_epochs // 2)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(

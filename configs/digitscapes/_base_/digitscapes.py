@@ -5,9 +5,8 @@ _base_ = ['mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmkd'], allow_failed_imports=False)
 
 data_root = 'data/digitscapes/'
-image_size = (64, 128)
+image_size = (64, 128)  # height, width
 num_classes = 11
-norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[127.5, 127.5, 127.5],
@@ -17,50 +16,66 @@ data_preprocessor = dict(
     seg_pad_val=255,
     size=image_size)
 
-# No flips or crops: a mirrored digit is not a digit, and the whole canvas
-# is small enough to train on.
-# The checked loaders name a missing or bad file (label values included).
-pipeline = [
+# Augmentation as Cityscapes training has it (rescale, crop, colour), plus
+# small rotations, but no flips: a mirrored digit is not a digit. The
+# checked loaders name a missing or bad file (label values included).
+train_pipeline = [
+    dict(type='mmkd.LoadCheckedImage'),
+    dict(type='mmkd.LoadCheckedAnnotations', num_classes=num_classes),
+    dict(type='RandomResize', scale=(128, 64), ratio_range=(0.75, 1.5),
+         keep_ratio=True),
+    dict(type='RandomCrop', crop_size=image_size),
+    dict(type='RandomRotate', prob=0.5, degree=10, pad_val=0,
+         seg_pad_val=255),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs')
+]
+test_pipeline = [
     dict(type='mmkd.LoadCheckedImage'),
     dict(type='mmkd.LoadCheckedAnnotations', num_classes=num_classes),
     dict(type='PackSegInputs')
 ]
-dataset = dict(
-    type='mmkd.DigitScapesDataset', data_root=data_root, pipeline=pipeline)
+dataset = dict(type='mmkd.DigitScapesDataset', data_root=data_root)
+
+
+def split(name, pipeline):
+    return dict(dataset, pipeline=pipeline, data_prefix=dict(
+        img_path=f'leftImg8bit/{name}', seg_map_path=f'gtFine/{name}'))
+
+
 train_dataloader = dict(
     batch_size=8,
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        dataset,
-        data_prefix=dict(
-            img_path='leftImg8bit/train', seg_map_path='gtFine/train')))
+    dataset=split('train', train_pipeline))
+# Settings are chosen on val; results are reported on test.
 val_dataloader = dict(
     batch_size=8,
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        dataset,
-        data_prefix=dict(
-            img_path='leftImg8bit/val', seg_map_path='gtFine/val')))
-test_dataloader = val_dataloader
+    dataset=split('val', test_pipeline))
+test_dataloader = dict(val_dataloader, dataset=split('test', test_pipeline))
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
 
 max_iters = 1000
-# AdamW: from scratch on this data, SGD at lr 0.02 left both networks
-# predicting background only after 1000 iterations; AdamW did not.
+# AdamW at a high rate for the new heads, 0.3 of it for the pretrained
+# backbone: in 1000 iterations, lr 0.002 everywhere still predicted
+# background only (7 val mIoU), 0.01 everywhere reached 72, this 76.
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.002, weight_decay=0.01))
+    optimizer=dict(type='AdamW', lr=0.02, weight_decay=0.01),
+    paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mult=0.3))))
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=0, end=max_iters,
          by_epoch=False)
 ]
+# Validation every quarter of the schedule: the benchmark plots the curves.
 train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+    type='IterBasedTrainLoop', max_iters=max_iters,
+    val_interval=max_iters // 4)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(

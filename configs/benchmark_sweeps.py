@@ -1,0 +1,88 @@
+# The method benchmark's runs (tools/benchmark_methods.py), per task: the
+# student alone and, for each method, its config and at most 4 settings as
+# --cfg-options. The first setting, `default`, is the config as it is: the
+# method's published or default setting. Every setting is trained once
+# (seed 0) and compared on val; each method's default and its best setting
+# on val are then trained with 3 seeds and reported on test.
+
+
+def losses(name, **values):
+    """--cfg-options setting ``values`` of distill loss ``name``."""
+    return [f'model.distill_losses.{name}.{key}={value}'
+            for key, value in values.items()]
+
+
+seg = dict(
+    teacher='pspnet_r18w16_digitscapes',
+    student='pspnet_r18w8_digitscapes',
+    pretrain=['pretrain/pretrain_r18w8_digit_patches',
+              'pretrain/pretrain_r18w16_digit_patches'],
+    # the student's schedule doubled: its test score must barely move
+    double_schedule=['train_cfg.max_iters=2000', 'train_cfg.val_interval=500',
+                     'param_scheduler.0.end=2000',
+                     'default_hooks.checkpoint.interval=2000'],
+    methods=dict(
+        kd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_kd',
+                settings=dict(
+                    default=[],
+                    w3=losses('loss_kd', loss_weight=3.0),
+                    tau4=losses('loss_kd', tau=4.0),
+                    # no distillation where the label is 255: the padding
+                    # and rotation borders, and the digits' rims
+                    ignore255=['model.distill_ignore_index=255'])),
+        cwd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_cwd',
+                 settings=dict(
+                     default=[],
+                     # the CWD paper's setting for segmentation logits
+                     tau4_w3=losses('loss_cwd', tau=4.0, loss_weight=3.0),
+                     w1=losses('loss_cwd', loss_weight=1.0))),
+        dist=dict(config='pspnet_r18w16_to_r18w8_digitscapes_dist',
+                  settings=dict(
+                      default=[],
+                      w2=losses('loss_dist', loss_weight=2.0),
+                      w0_5=losses('loss_dist', loss_weight=0.5))),
+        bdd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_bdd',
+                 settings=dict(
+                     default=[],
+                     w0_3=losses('loss_bdd', loss_weight=0.3),
+                     rw0_3=losses('loss_bdd', reverse_weight=0.3))),
+        bdd_spatial=dict(
+            config='pspnet_r18w16_to_r18w8_digitscapes_bdd_spatial',
+            settings=dict(
+                default=[],
+                # CWD's weight, then the CWD paper's temperature and weight
+                w5=losses('loss_bdd', loss_weight=5.0),
+                tau4_w3=losses('loss_bdd', tau_forward=4.0, tau_reverse=4.0,
+                               loss_weight=3.0))),
+        pcd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_pcd',
+                 settings=dict(
+                     default=[],
+                     w10=losses('loss_pcd', loss_weight=10.0),
+                     w30=losses('loss_pcd', loss_weight=30.0))),
+    ))
+
+cls = dict(
+    teacher='resnet50_digits',
+    student='resnet18_digits',
+    pretrain=[],
+    double_schedule=['train_cfg.max_epochs=20', 'train_cfg.val_interval=5',
+                     'param_scheduler.0.T_max=20',
+                     'default_hooks.checkpoint.interval=20'],
+    methods=dict(
+        kd=dict(config='resnet50_to_resnet18_digits_kd', settings=dict(
+            default=[],
+            tau1=losses('loss_kd', tau=1.0),
+            w3=losses('loss_kd', loss_weight=3.0))),
+        dist=dict(config='resnet50_to_resnet18_digits_dist', settings=dict(
+            default=[],
+            w2=losses('loss_dist', loss_weight=2.0),
+            tau4=losses('loss_dist', tau=4.0))),
+        bdd=dict(config='resnet50_to_resnet18_digits_bdd', settings=dict(
+            default=[],
+            rw0_3=losses('loss_bdd', reverse_weight=0.3),
+            tau1=losses('loss_bdd', tau_forward=1.0, tau_reverse=1.0))),
+        pcd=dict(config='resnet50_to_resnet18_digits_pcd', settings=dict(
+            default=[],
+            w10=losses('loss_pcd', loss_weight=10.0),
+            tau1=losses('loss_pcd', tau=1.0))),
+    ))

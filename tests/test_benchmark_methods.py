@@ -1,0 +1,122 @@
+"""tools/benchmark_methods.py: the declared sweep, the choice on val, the
+runs on test and the pages, on results made up here (the real runs are
+the tool's job, not the tests')."""
+import importlib.util
+import inspect
+import json
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmkd.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+spec = importlib.util.spec_from_file_location(
+    'benchmark_methods', osp.join(ROOT, 'tools', 'benchmark_methods.py'))
+benchmark_methods = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark_methods)
+Run = benchmark_methods.Run
+
+
+@pytest.mark.parametrize('task', ['seg', 'cls'])
+def test_the_sweep_declares_at_most_four_settings_default_first(task):
+    sweeps = Config.fromfile(osp.join(ROOT, benchmark_methods.SWEEPS))[task]
+    configs = osp.join(ROOT, benchmark_methods.TASKS[task].configs)
+    for name in [sweeps['teacher'], sweeps['student'], *sweeps['pretrain']]:
+        assert osp.exists(osp.join(configs, f'{name}.py')), name
+    for method, spec in sweeps['methods'].items():
+        settings = list(spec['settings'])
+        assert settings[0] == 'default' and spec['settings']['default'] == []
+        assert len(settings) <= 4, method
+        config = Config.fromfile(osp.join(configs, f'{spec["config"]}.py'))
+        losses = config.model.distill_losses
+        distiller = MODELS.get(config.model.type.split('.')[-1])
+        for options in spec['settings'].values():
+            for option in options:
+                key, _ = option.split('=', 1)
+                # every option names a setting of a loss the config has,
+                # or an argument of its distiller
+                *path, leaf = key.split('.')
+                if path == ['model']:
+                    assert leaf in inspect.signature(distiller).parameters
+                else:
+                    assert path[:2] == ['model', 'distill_losses'], option
+                    assert leaf in losses[path[2]], option
+
+
+def sweep_results(values):
+    """(method, setting) -> val figure, as Benchmark.run_all returns."""
+    return {Run(method, setting, 'c.py', (), 0): {'val': {'mIoU': value}}
+            for (method, setting), value in values.items()}
+
+
+def test_choose_the_best_on_val_the_default_on_ties():
+    sweep = sweep_results({
+        ('student', 'default'): 50.0,
+        ('kd', 'default'): 51.0, ('kd', 'tau4'): 52.5, ('kd', 'w3'): 49.0,
+        ('bdd', 'w0_3'): 48.0, ('bdd', 'default'): 48.0,
+        ('pcd', 'default'): 40.0, ('pcd', 'w10'): 41.0})
+    assert benchmark_methods.choose(sweep, 'mIoU') == {
+        'kd': 'tau4', 'bdd': 'default', 'pcd': 'w10'}
+
+
+def test_final_runs_are_the_student_its_double_and_default_and_chosen():
+    sweeps = Config.fromfile(osp.join(ROOT, benchmark_methods.SWEEPS)).seg
+    bench = benchmark_methods.Benchmark(benchmark_methods.TASKS['seg'],
+                                        sweeps, jobs=1)
+    runs = bench.final_runs({'kd': 'tau4', 'bdd': 'default'}, [0, 1, 2])
+    rows = list(dict.fromkeys((r.method, r.setting) for r in runs))
+    assert rows == [('student', 'default'), ('student', 'double_schedule'),
+                    ('kd', 'default'), ('kd', 'tau4'), ('bdd', 'default')]
+    assert [r.seed for r in runs] == [0, 1, 2] * len(rows)
+    double = next(r for r in runs if r.setting == 'double_schedule')
+    assert double.options == tuple(sweeps['double_schedule'])
+    tau4 = next(r for r in runs if r.setting == 'tau4')
+    assert tau4.options == ('model.distill_losses.loss_kd.tau=4.0', )
+
+
+def test_pages_from_made_up_results(tmp_path, monkeypatch):
+    monkeypatch.setattr(benchmark_methods, 'ROOT', str(tmp_path))
+    (tmp_path / 'docs').mkdir()
+    task = benchmark_methods.TASKS['seg']
+    sweep = sweep_results({('student', 'default'): 50.0,
+                           ('kd', 'default'): 51.0, ('kd', 'tau4'): 52.5})
+    for result in sweep.values():
+        result['command'] = 'python tools/train.py ...'
+    teacher = {'command': 'python tools/train.py configs/x/teacher.py',
+               'figures': {split: {'mIoU': value} for split, value in
+                           (('train', 70.0), ('val', 60.0), ('test', 59.0))}}
+    chosen = benchmark_methods.choose(sweep, 'mIoU')
+    benchmark_methods.sweep_page(task, sweep, chosen, teacher,
+                                 'docs/sweep.md')
+    page = (tmp_path / 'docs' / 'sweep.md').read_text()
+    assert '| kd | **tau4** |' in page and '+2.50' in page
+    saved = json.loads((tmp_path / 'docs' / 'sweep.json').read_text())
+    assert saved['chosen'] == {'kd': {'setting': 'tau4', 'options': []}}
+    assert saved['val']['kd/tau4'] == 52.5
+
+    final = {}
+    for method, setting, values in (
+            ('student', 'default', [50.0, 51.0, 52.0]),
+            ('student', 'double_schedule', [50.5, 51.0, 52.1]),
+            ('kd', 'default', [51.0, 51.5, 54.0]),
+            ('kd', 'tau4', [49.0, 50.0, 51.0])):
+        for seed, value in enumerate(values):
+            final[Run(method, setting, 'c.py', (), seed)] = {
+                'test': {'mIoU': value}, 'val': {'mIoU': value + 1},
+                'train_seconds': 60.0,
+                'command': 'python tools/train.py ...',
+                'curve': [(500, value - 5), (1000, value)]}
+    benchmark_methods.results_page(task, final, chosen, teacher, [0, 1, 2],
+                                   600.0, 'docs/results.md')
+    page = (tmp_path / 'docs' / 'results.md').read_text()
+    # kd default: differences 1.0, 0.5, 2.0 from the student alone
+    assert '| kd | default | - | 52.17 ± 1.61 | +1.17 [' in page
+    assert '| 51.00, 51.50, 54.00 |' in page  # per seed
+    assert '| 53.17 ± 1.61, +1.17 |' in page  # val: each run 1 higher
+    assert '| kd | tau4 (chosen on val) | - | 50.00 ± 1.00 | -1.00 [' in page
+    assert 'train 70.00 (train minus val: +10.00)' in page
+    assert 'Student alone: test 51.00, 8.00 below the teacher' in page
+    assert (tmp_path / 'docs' / 'results.png').stat().st_size > 0
+    assert (tmp_path / 'docs' / 'results_convergence.png').stat().st_size > 0
