@@ -1,7 +1,9 @@
 """tools/train.py and tools/test.py on the real PSPNet-R101 -> R18 KD
 config, shrunk to 64x128 crops, on a small dataset in the Cityscapes layout
 with a teacher checkpoint written here."""
+import glob
 import os.path as osp
+import py_compile
 import re
 import subprocess
 import sys
@@ -128,3 +130,11 @@ def test_test_tool_refuses_a_checkpoint_of_another_model(cityscapes, tmp_path):
         cwd=ROOT, capture_output=True, text=True)
     assert result.returncode != 0
     assert f'checkpoint {teacher} does not fit the model' in result.stderr
+
+
+@pytest.mark.parametrize(
+    'path', sorted(glob.glob(osp.join(ROOT, 'tools', '*.py'))),
+    ids=osp.basename)
+def test_every_tool_compiles(path):
+    # the long-running tools (demo, benchmarks) run nowhere else in the tests
+    py_compile.compile(path, doraise=True)

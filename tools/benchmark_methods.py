@@ -74,8 +74,9 @@ class Task:
 
 
 def seg_split(split):
-    return [f'test_dataloader.dataset.data_prefix.img_path=leftImg8bit/{split}',
-            f'test_dataloader.dataset.data_prefix.seg_map_path=gtFine/{split}']
+    prefix = 'test_dataloader.dataset.data_prefix'
+    return [f'{prefix}.img_path=leftImg8bit/{split}',
+            f'{prefix}.seg_map_path=gtFine/{split}']
 
 
 def cls_split(split):
@@ -272,8 +273,9 @@ def sweep_page(task, sweep, chosen, teacher, path):
         f'{datetime.date.today()}: `{command_line()}`', '',
         f'{task.metric_name} on **val**, seed 0: the settings of '
         f'[{SWEEPS}](../{SWEEPS}) (option paths shortened from '
-        '`model.distill_losses.`). The chosen setting of each method (**bold**)'
-        ' is its best here; it and the default go on to three seeds on test: '
+        '`model.distill_losses.`). The chosen setting of each method '
+        '(**bold**) is its best here; it and the default go on to three '
+        'seeds on test: '
         f'[{osp.basename(task.results_page)}]'
         f'({osp.basename(task.results_page)}). Teacher on val: '
         f'{teacher["figures"]["val"][metric]:.2f}; student alone: '
@@ -434,7 +436,7 @@ def results_page(task, final, chosen, teacher, seeds, seconds, path):
         f'![convergence of the student alone]({osp.basename(stem)}'
         '_convergence.png)', '',
         '## Commands', '', '```bash',
-        f'python tools/make_digitscapes.py ...  # the data, see README',
+        'python tools/make_digitscapes.py ...  # the data, see README',
         teacher['command'],
     ] + [r['command'] for r in final.values()] + [
         '```', '',
@@ -444,7 +446,8 @@ def results_page(task, final, chosen, teacher, seeds, seconds, path):
         f'- torch {torch.__version__}, mmengine {mmengine.__version__}, '
         f'{task.library} {library.__version__}, mmkd {__version__}, Python '
         f'{platform.python_version()}; {os.cpu_count()} CPU cores, no GPU',
-        '- training wall time per run (minutes, mean over seeds): ' + ', '.join(
+        '- training wall time per run (minutes, mean over seeds): ' +
+        ', '.join(
             f'{m} {s} {mean_and_std([r["train_seconds"] for _, r in runs])[0] / 60:.1f}'  # noqa: E501
             for (m, s), runs in rows.items()),
         f'- this invocation: {seconds / 60:.0f} min (runs reused from '

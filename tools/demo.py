@@ -122,9 +122,9 @@ def main():
                               STUDENT))}, reuse)
 
     method, setting, config, options, val_miou = chosen_bdd()
-    step(f'distilling with {method} ({setting}: {" ".join(options) or "its '
-         f'config as it is"}; chosen on val in {SWEEP}, val mIoU '
-         f'{val_miou:.2f}) (about 3 min)')
+    settings = ' '.join(options) or 'its config as it is'
+    step(f'distilling with {method} ({setting}: {settings}; chosen on val '
+         f'in {SWEEP}, val mIoU {val_miou:.2f}) (about 3 min)')
     label = f'student with BDD ({method}, {setting})'
     models.update(train_side_by_side(
         {label: (config, 'work_dirs/demo_bdd', options,
