@@ -1,17 +1,7 @@
 # Balance Divergence Distillation, channel-wise form (each class channel a
-# softmax over positions, CWD's normalisation), temperatures and weights 1
-# (the defaults; configs/benchmark_sweeps.py sweeps them on val).
-# Teacher, student, data and schedule as in pspnet_r18w16_to_r18w8_digitscapes_kd.py.
-_base_ = ['./pspnet_r18w16_to_r18w8_digitscapes_kd.py']
+# softmax over positions, CWD's normalisation), temperatures and weights as
+# pspnet_r18w16_to_r18w8_digitscapes_bdd.py (configs/benchmark_sweeps.py
+# sweeps them on val).
+_base_ = ['./pspnet_r18w16_to_r18w8_digitscapes_bdd.py']
 
-model = dict(
-    distill_losses=dict(
-        _delete_=True,
-        loss_bdd=dict(
-            type='BDDLoss',
-            distribution='spatial',
-            tau_forward=1.0,
-            tau_reverse=1.0,
-            forward_weight=1.0,
-            reverse_weight=1.0,
-            loss_weight=1.0)))
+model = dict(distill_losses=dict(loss_bdd=dict(distribution='spatial')))
