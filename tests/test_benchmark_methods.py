@@ -120,3 +120,19 @@ def test_pages_from_made_up_results(tmp_path, monkeypatch):
     assert 'Student alone: test 51.00, 8.00 below the teacher' in page
     assert (tmp_path / 'docs' / 'results.png').stat().st_size > 0
     assert (tmp_path / 'docs' / 'results_convergence.png').stat().st_size > 0
+
+    # a reading written by hand between the markers survives a rewrite
+    reading = (f'{benchmark_methods.READING[0]}\nKD helps here.\n'
+               f'{benchmark_methods.READING[1]}')
+    for name in ('results.md', 'sweep.md'):
+        path = tmp_path / 'docs' / name
+        path.write_text(path.read_text().replace('## Commands',
+                                                 reading + '\n## Commands'))
+    benchmark_methods.results_page(task, final, chosen, teacher, [0, 1, 2],
+                                   600.0, 'docs/results.md')
+    benchmark_methods.sweep_page(task, sweep, chosen, teacher,
+                                 'docs/sweep.md')
+    for name in ('results.md', 'sweep.md'):
+        page = (tmp_path / 'docs' / name).read_text()
+        assert page.count('KD helps here.') == 1
+        assert page.index(reading) < page.index('| method |')

@@ -263,6 +263,23 @@ def setting_text(run):
                     for o in run.options) or '-'
 
 
+READING = ('<!-- reading: written by hand, kept when the tool rewrites '
+           'the page -->', '<!-- /reading -->')
+
+
+def kept_reading(path):
+    """The hand-written reading of the page at ``path`` (between the
+    ``READING`` markers, markers included) as lines, or none."""
+    if not osp.exists(path):
+        return []
+    with open(path) as file:
+        text = file.read()
+    start, end = text.find(READING[0]), text.find(READING[1])
+    if start < 0 or end < start:
+        return []
+    return text[start:end + len(READING[1])].splitlines() + ['']
+
+
 def sweep_page(task, sweep, chosen, teacher, path):
     metric = task.metric
     student = next(r for r in sweep if r.method == 'student')
@@ -280,6 +297,7 @@ def sweep_page(task, sweep, chosen, teacher, path):
         f'({osp.basename(task.results_page)}). Teacher on val: '
         f'{teacher["figures"]["val"][metric]:.2f}; student alone: '
         f'{baseline:.2f}.', '',
+    ] + kept_reading(osp.join(ROOT, path)) + [
         f'| method | setting | options | val {metric} | vs. student alone |',
         '|---|---|---|---|---|',
     ]
@@ -401,6 +419,7 @@ def results_page(task, final, chosen, teacher, seeds, seconds, path):
         f'({osp.basename(task.sweep_page)}), seed 0). "vs. student alone" is '
         'the mean over seeds of the method minus the student alone trained '
         'with the same seed, with its 95 % t-interval over seeds.', '',
+    ] + kept_reading(osp.join(ROOT, path)) + [
         f'Teacher (`{task.configs}/{teacher["command"].split()[2].split("/")[-1]}`, '  # noqa: E501
         f'one run): test {figures["test"][metric]:.2f}, val '
         f'{figures["val"][metric]:.2f}, train {figures["train"][metric]:.2f} '
