@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install
+.PHONY: demo test install gpu-check
 
 install: $(VENV)/.installed
 
@@ -17,3 +17,8 @@ demo: install
 
 test: install
 	$(PY) -m pytest tests
+
+# The GPU check (tools/gpu_check.py) in the Python found on the PATH: a GPU
+# machine may bring its own torch.
+gpu-check:
+	python tools/gpu_check.py

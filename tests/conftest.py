@@ -12,6 +12,14 @@ from mmkd.testing import (make_cls_batch, make_seg_batch,
                           write_model_checkpoint)
 
 NUM_CLASSES = 4
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'cuda: needs a CUDA GPU; skipped without one '
+        '(tools/gpu_check.py runs them)')
+
+
 DATA_PREPROCESSOR = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],

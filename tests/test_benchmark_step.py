@@ -2,6 +2,7 @@
 ratios between them. It times nothing here: timings are its job, on a
 quiet machine, not the tests'."""
 import json
+import re
 import os.path as osp
 import statistics
 import subprocess
@@ -84,3 +85,134 @@ def test_a_config_without_a_distiller_is_refused():
     assert result.returncode == 1
     assert "model.type is 'ImageClassifier', not a distiller" in \
         result.stderr
+
+
+def test_a_subset_of_phases_leaves_the_others_blank(tmp_path):
+    out, table = tmp_path / 'step.json', tmp_path / 'step.md'
+    result = benchmark(
+        'configs/digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py',
+        '--crop', '32', '64', '--iters', '1', '--warmup', '0', '--phases',
+        'time', 'peak:student', '--json', str(out), '--markdown', str(table))
+    assert result.returncode == 0, result.stderr[-3000:]
+    # one progress line per phase, as it starts and as it ends
+    assert '[benchmark_step] phase 1 of 2: time ...' in result.stderr
+    assert '[benchmark_step] peak:student done in' in result.stderr
+    figures = json.loads(out.read_text())
+    assert figures['phases_done'] == ['time', 'peak:student']
+    assert figures['student']['peak_mib'] > 0
+    assert figures['teacher']['peak_mib'] is None
+    distill = figures['distill']['config']
+    assert distill['peak_mib'] is None and distill['memory_ratio'] is None
+    assert distill['overhead'] == pytest.approx(median_ratio(
+        figures['rounds']['distill:config'],
+        [s + t for s, t in zip(figures['rounds']['student'],
+                               figures['rounds']['teacher'])]))
+    rows = table.read_text().splitlines()
+    assert f'| config | {distill["train_ms"]:.1f} | - | ' \
+        f'{distill["overhead"]:.3f} |' in '\n'.join(rows)
+    assert rows[0].startswith(
+        'configs/digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py: '
+        'batch 2, crop 32x64, cpu')
+    assert 'CPU' in rows[0] and 'torch' in rows[0]
+
+
+def test_an_unknown_phase_is_named(tmp_path):
+    result = benchmark(
+        'configs/digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py',
+        '--phases', 'peak:kd')
+    assert result.returncode == 1
+    assert "--phases: ['peak:kd'] not among the phases of this run: " \
+        "['time', 'peak:student', 'peak:teacher', 'peak:config']" in \
+        result.stderr
+
+
+class ResettableResidentSet:
+    """A stand-in for CUDA's counters on the CPU: this process's resident
+    set, whose peak Linux resets on writing 5 to /proc/self/clear_refs."""
+    resets = 0
+
+    def reset(self):
+        with open('/proc/self/clear_refs', 'w') as file:
+            file.write('5')
+        type(self).resets += 1
+
+    def now(self):
+        return step_tool().resident_mib('VmRSS')
+
+    def peak(self):
+        return step_tool().resident_mib('VmHWM')
+
+
+def step_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_step', osp.join(ROOT, 'tools', 'benchmark_step.py'))
+    if 'benchmark_step' not in sys.modules:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules['benchmark_step'] = module
+    return sys.modules['benchmark_step']
+
+
+def test_phases_in_one_process_reset_the_peak_before_each(tmp_path,
+                                                          monkeypatch):
+    """The CUDA path, every phase in this process, with a counter whose
+    peak resets: each phase is measured from its own start."""
+    tool = step_tool()
+    monkeypatch.setitem(tool.MEMORY, 'cpu', ResettableResidentSet)
+    monkeypatch.chdir(ROOT)
+    config = osp.join(
+        ROOT, 'configs/digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py')
+    cfg = tool.load_config(dict(config=config, cfg_options={},
+                                teacher_checkpoint=None, crop=[32, 64]))
+    job = dict(config=config, cfg_options={}, crop=[32, 64], batch=2,
+               iters=1, warmup=0, device='cpu', amp=False, in_process=True,
+               teacher_checkpoint=tool.random_teacher_checkpoint(
+                   cfg, str(tmp_path)))
+    methods = {'config': None}
+    before = ResettableResidentSet.resets
+    # a phase that leaves a large block behind in this process ...
+    hog = bytearray(512 * 2**20)
+    del hog
+    peaks = [tool.run_phase(phase, job, methods)
+             for phase in ('peak:student', 'peak:teacher', 'peak:config')]
+    assert ResettableResidentSet.resets - before == 3
+    # ... is not in the next phase's peak: each is far below 512 MiB
+    assert all(0 < peak < 256 for peak in peaks), peaks
+    times = tool.run_phase('time', job, methods)
+    assert set(times) >= {'student', 'teacher', 'distill:config'}
+
+
+def test_gpu_check_runs_a_stage_and_writes_its_outcome(tmp_path):
+    """Here, without a GPU, its tests stage skips every CUDA test and
+    passes; the summary names the stage, its outcome and pytest's line."""
+    result = subprocess.run(
+        [sys.executable, 'tools/gpu_check.py', '--out', str(tmp_path),
+         '--stage', 'tests'], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcome = json.loads((tmp_path / 'gpu_check.json').read_text())
+    assert list(outcome) == ['tests']
+    assert outcome['tests']['returncode'] == 0
+    assert not outcome['tests']['timed_out']
+    summary = (tmp_path / 'gpu_check.md').read_text()
+    assert '| tests | CUDA tests (tests/test_cuda.py) | ok |' in summary
+    assert re.search(r'CUDA tests: \d+ skipped in', summary), summary
+
+
+def test_gpu_check_compares_shared_and_isolated_peaks(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'gpu_check', osp.join(ROOT, 'tools', 'gpu_check.py'))
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    assert gpu_check.peak_comparison(str(tmp_path)) == []  # nothing ran
+    (tmp_path / 'step_amp.json').write_text(json.dumps(dict(
+        student=dict(peak_mib=100.0), teacher=dict(peak_mib=50.0),
+        distill=dict(kd=dict(peak_mib=120.0), bdd=dict(peak_mib=1.0)))))
+    (tmp_path / 'peak_check.json').write_text(json.dumps(dict(
+        student=dict(peak_mib=104.0), teacher=dict(peak_mib=None),
+        distill=dict(config=dict(peak_mib=125.0)))))
+    lines = gpu_check.peak_comparison(str(tmp_path))
+    assert '| student | 100 | 104 | 0.962 |' in lines
+    assert '| distill (KD) | 120 | 125 | 0.960 |' in lines
+    assert not any(line.startswith('| teacher') for line in lines)

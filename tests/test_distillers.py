@@ -296,3 +296,46 @@ def test_channels_last_changes_the_layout_not_the_step(task, task_checkpoint):
     for key, value in plain.student.state_dict().items():
         torch.testing.assert_close(fast.student.state_dict()[key], value,
                                    rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_compiled_networks_train_and_predict_as_eager_ones(
+        task, task_checkpoint):
+    """``compile`` on a small model: the same step, the same weights after
+    it, the same predictions, the same parameter names. The test uses
+    torch.compile's aot_eager backend, which traces forward and backward
+    as the default backend does but needs no C++ compiler; tools/
+    gpu_check.py times the default backend on a GPU."""
+    plain = build(distiller_cfg(task_checkpoint, task=task))
+    compiled = build(distiller_cfg(task_checkpoint, task=task,
+                                   compile=dict(backend='aot_eager')))
+    compiled.student.load_state_dict(plain.student.state_dict())
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    assert compiled.student.backbone._compiled_call_impl is not None
+    assert compiled.teacher.backbone._compiled_call_impl is not None
+    assert plain.student.backbone._compiled_call_impl is None
+    plain.train()
+    compiled.train()
+    torch.manual_seed(0)  # the same dropout draws
+    expected = train_step(plain, task.make_batch())
+    torch.manual_seed(0)
+    got = train_step(compiled, task.make_batch())
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-5,
+                                   msg=key)
+    for key, value in plain.student.state_dict().items():
+        torch.testing.assert_close(compiled.student.state_dict()[key], value,
+                                   rtol=1e-4, atol=1e-5, msg=key)
+    plain.eval()
+    compiled.eval()
+    batch = task.make_batch(seed=3)
+    for want, have in zip(plain.val_step(batch), compiled.val_step(batch)):
+        torch.testing.assert_close(task.prediction(have),
+                                   task.prediction(want), rtol=1e-4,
+                                   atol=1e-5)
+
+
+def test_a_bad_compile_setting_is_refused(task, task_checkpoint):
+    with pytest.raises(DistillerConfigError,
+                       match="compile is True, False or a dict of "
+                       "torch.compile keyword arguments, got 'inductor'"):
+        build(distiller_cfg(task_checkpoint, task=task, compile='inductor'))

@@ -3,7 +3,8 @@ training step plus one teacher inference forward.
 
     python tools/benchmark_step.py CONFIG [--crop 128 256] [--batch 2]
         [--iters 10] [--warmup 3] [--device cpu|cuda] [--amp]
-        [--compare-losses] [--json FILE] [--cfg-options KEY=VALUE ...]
+        [--compare-losses] [--phases NAME ...] [--json FILE]
+        [--markdown FILE] [--cfg-options KEY=VALUE ...]
 
 Phases:
 
@@ -20,9 +21,19 @@ Times come from one process that runs every phase in turn, round after
 round (``--warmup`` rounds first, then ``--iters``), so that a slow spell of
 a shared machine hits all phases alike: each time is the median over the
 rounds, each ratio the median of its per-round ratios. CUDA times are
-synchronised. Peak memory comes from one process per phase, so that each
-peak is that phase's own: CUDA's max allocated, or on the CPU the peak
-resident set size above what the process held before building a model.
+synchronised. Peak memory is measured per phase, each phase building only
+what it needs: on CUDA in this process, the peak statistics reset before
+the phase and read after it (CUDA's max allocated above what was allocated
+before the build, the previous phase's tensors freed); on the CPU in one
+process per phase (the peak resident set size above what the process held
+before building a model), since a process's peak cannot be reset.
+
+The work is split into named phases: ``time`` (the interleaved rounds),
+``peak:student``, ``peak:teacher`` and ``peak:<method>`` for each distill
+step. ``--phases`` runs a subset. Each phase prints a progress line to
+stderr, and the JSON (``--json``) and the Markdown tables
+(``--markdown``) are rewritten after every phase: a run cut off by a time
+limit keeps every phase it finished.
 
 The report gives ``overhead = distill / (student + teacher)``, the share of
 the distill step spent in the losses, the distill step's peak memory
@@ -78,8 +89,19 @@ def parse_args():
                         help='one distill phase per method on this pair')
     parser.add_argument('--real-teacher', action='store_true',
                         help="load the config's teacher checkpoint")
+    parser.add_argument('--phases', nargs='+', metavar='NAME',
+                        help='run only these phases: time, peak:student, '
+                        'peak:teacher, peak:<method> (default: all)')
+    parser.add_argument('--isolated-peaks', action='store_true',
+                        help='on CUDA too, measure each peak in a process '
+                        'of its own (slower; to check the in-process '
+                        'figures)')
     parser.add_argument('--json', metavar='FILE',
-                        help='also write the figures as JSON')
+                        help='also write the figures as JSON, after every '
+                        'phase')
+    parser.add_argument('--markdown', metavar='FILE',
+                        help='also write the tables as Markdown, after '
+                        'every phase')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         default={})
     args = parser.parse_args()
@@ -104,20 +126,50 @@ def resident_mib(field):
     raise RuntimeError(f'no {field} in /proc/self/status')
 
 
+class CudaMemory:
+    """CUDA's allocated memory and its peak, which can be reset."""
+
+    def __init__(self):
+        import torch
+        self.cuda = torch.cuda
+
+    def reset(self):
+        self.cuda.reset_peak_memory_stats()
+
+    def now(self):
+        return self.cuda.memory_allocated() / 2**20
+
+    def peak(self):
+        return self.cuda.max_memory_allocated() / 2**20
+
+
+class ProcessMemory:
+    """This process's resident set and its peak, which cannot be reset:
+    each phase runs in a process of its own."""
+
+    def reset(self):
+        pass
+
+    def now(self):
+        return resident_mib('VmRSS')
+
+    def peak(self):
+        return resident_mib('VmHWM')
+
+
+MEMORY = {'cuda': CudaMemory, 'cpu': ProcessMemory}
+
+
 class PeakMemory:
-    """This process's peak memory since it was made, in MiB."""
+    """The peak since this was made above what was in use then, in MiB."""
 
     def __init__(self, device):
-        import torch
-        self.torch = torch
-        self.device = device
-        self.base = (torch.cuda.memory_allocated() if device == 'cuda' else
-                     resident_mib('VmRSS'))
+        self.memory = MEMORY[device]()
+        self.memory.reset()
+        self.base = self.memory.now()
 
     def mib(self):
-        if self.device == 'cuda':
-            return (self.torch.cuda.max_memory_allocated() - self.base) / 2**20
-        return resident_mib('VmHWM') - self.base
+        return self.memory.peak() - self.base
 
 
 def load_config(job):
@@ -186,7 +238,7 @@ def build_student(cfg, distiller_cls, device):
     distiller would feed it through, as the config trains it."""
     import torch
 
-    from mmkd.models.distillers.base import build_in_scope
+    from mmkd.models.distillers.base import build_in_scope, compile_modules
     preprocessor = cfg.model.student.get(
         'data_preprocessor', cfg.model.get('data_preprocessor'))
     student = build_in_scope(
@@ -194,6 +246,7 @@ def build_student(cfg, distiller_cls, device):
         distiller_cls.task_scope).to(device)
     if cfg.model.get('channels_last', False):
         student.to(memory_format=torch.channels_last)
+    compile_modules(student, cfg.model.get('compile', False))
     return student
 
 
@@ -232,12 +285,22 @@ def losses_alone(distiller, inputs):
     return run
 
 
-def validation(model, batch):
-    def run():
-        model.eval()
-        model.val_step(batch)
-        model.train()
-    return run
+class Validation:
+    """A validation step of ``model`` as a phase: eval mode is set before
+    the timed call and train mode restored after it, outside the timing
+    (for a distiller, train() and eval() walk the teacher's modules)."""
+
+    def __init__(self, model, batch):
+        self.model, self.batch = model, batch
+
+    def prepare(self):
+        self.model.eval()
+
+    def __call__(self):
+        self.model.val_step(self.batch)
+
+    def restore(self):
+        self.model.train()
 
 
 def time_rounds(job, methods):
@@ -269,7 +332,7 @@ def time_rounds(job, methods):
 
     phases = {
         'student': lambda: student.train_step(batch, student_optim),
-        'student_val': validation(student, batch),
+        'student_val': Validation(student, batch),
         'teacher': lambda: teacher_forward(distiller, inputs, job['amp']),
     }
     for name in methods:
@@ -277,11 +340,12 @@ def time_rounds(job, methods):
             name, lambda: distiller.train_step(batch, distiller_optim))
         phases[f'losses:{name}'] = with_losses(
             name, losses_alone(distiller, inputs))
-    phases['distill_val'] = validation(distiller, batch)
+    phases['distill_val'] = Validation(distiller, batch)
 
     times = {name: [] for name in phases}
     for round_index in range(job['warmup'] + job['iters']):
         for name, run in phases.items():
+            getattr(run, 'prepare', lambda: None)()
             if device == 'cuda':
                 torch.cuda.synchronize()
             start = time.perf_counter()
@@ -290,13 +354,14 @@ def time_rounds(job, methods):
                 torch.cuda.synchronize()
             if round_index >= job['warmup']:
                 times[name].append((time.perf_counter() - start) * 1000)
+            getattr(run, 'restore', lambda: None)()
     return times
 
 
 def peak_mib(phase, job, losses=None):
     """Peak memory of ``phase`` ('student', 'teacher' or 'distill', with
-    ``losses`` settings or the config's), over two runs of it, in a
-    process that builds only what the phase needs."""
+    ``losses`` settings or the config's), over two runs of it, building
+    only what the phase needs."""
     cfg, distiller_cls = prepare(job)
     device = job['device']
     memory = PeakMemory(device)
@@ -335,7 +400,8 @@ def build_teacher_alone(cfg, distiller_cls, device):
     the student's preprocessor, which the distiller feeds it through."""
     import torch
 
-    from mmkd.models.distillers.base import build_teacher, load_model_config
+    from mmkd.models.distillers.base import (build_teacher, compile_modules,
+                                             load_model_config)
     preprocessor_cfg = cfg.model.student.get(
         'data_preprocessor', cfg.model.get('data_preprocessor'))
     teacher_cfg = dict(load_model_config(cfg.model.teacher.config),
@@ -344,6 +410,7 @@ def build_teacher_alone(cfg, distiller_cls, device):
                             distiller_cls.task_scope).to(device)
     if cfg.model.get('channels_last', False):
         teacher.to(memory_format=torch.channels_last)
+    compile_modules(teacher, cfg.model.get('compile', False))
     return teacher, teacher.data_preprocessor
 
 
@@ -362,6 +429,18 @@ def in_own_process(function, *args):
     context = multiprocessing.get_context('spawn')
     with context.Pool(1) as pool:
         return pool.apply(function, args)
+
+
+def in_this_process(function, *args):
+    """``function(*args)`` after freeing what earlier phases left, so that
+    CUDA's peak statistics see this phase's tensors only."""
+    import gc
+
+    import torch
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return function(*args)
 
 
 # ---- in the parent --------------------------------------------------------
@@ -392,70 +471,174 @@ def median_ratio(numerators, denominators):
 
 
 def summarise(times, peaks, methods):
-    """The report's figures from the rounds' times (ms) and the phases'
-    peaks (MiB)."""
-    median = statistics.median
-    floor = [s + t for s, t in zip(times['student'], times['teacher'])]
+    """The report's figures from the rounds' times (ms; None when the
+    ``time`` phase did not run) and the phases' peaks (MiB, by phase
+    name without ``peak:``). A figure whose phases did not run is None."""
+    def median(name):
+        return statistics.median(times[name]) if times else None
+
+    def ratio(numerators, denominators):
+        return median_ratio(numerators, denominators) if times else None
+
+    def peak_ratio(peak):
+        parts = (peak, peaks.get('student'), peaks.get('teacher'))
+        return None if None in parts else peak / (parts[1] + parts[2])
+
+    floor = times and [s + t for s, t in zip(times['student'],
+                                             times['teacher'])]
     summary = dict(
-        student=dict(train_ms=median(times['student']),
-                     peak_mib=peaks['student']),
-        teacher=dict(forward_ms=median(times['teacher']),
-                     peak_mib=peaks['teacher']),
+        student=dict(train_ms=median('student'),
+                     peak_mib=peaks.get('student')),
+        teacher=dict(forward_ms=median('teacher'),
+                     peak_mib=peaks.get('teacher')),
         validation=dict(
-            student_ms=median(times['student_val']),
-            distiller_ms=median(times['distill_val']),
-            ratio=median_ratio(times['distill_val'], times['student_val'])),
+            student_ms=median('student_val'),
+            distiller_ms=median('distill_val'),
+            ratio=times and ratio(times['distill_val'],
+                                  times['student_val'])),
         distill={})
     for name in methods:
-        step, losses = times[f'distill:{name}'], times[f'losses:{name}']
+        step = times and times[f'distill:{name}']
         summary['distill'][name] = dict(
-            train_ms=median(step),
-            losses_ms=median(losses),
-            peak_mib=peaks[name],
-            overhead=median_ratio(step, floor),
-            loss_share=median_ratio(losses, step),
-            memory_ratio=peaks[name] / (peaks['student'] + peaks['teacher']))
+            train_ms=median(f'distill:{name}'),
+            losses_ms=median(f'losses:{name}'),
+            peak_mib=peaks.get(name),
+            overhead=times and ratio(step, floor),
+            loss_share=times and ratio(times[f'losses:{name}'], step),
+            memory_ratio=peak_ratio(peaks.get(name)))
     return summary
+
+
+def figure(value, spec, width=0):
+    """``value`` formatted, or '-' for a phase that did not run."""
+    return f'{"-" if value is None else format(value, spec):>{width}}'
+
+
+def total(*values):
+    return None if None in values else sum(values)
+
+
+def headline(args):
+    return (f'{args.config}: batch {args.batch}, crop {args.crop[0]}x'
+            f'{args.crop[1]}, {args.device}{" AMP" if args.amp else ""}; '
+            f'phases interleaved, median of {args.iters} rounds after '
+            f'{args.warmup} warm-up')
 
 
 def report(args, summary):
     student, teacher = summary['student'], summary['teacher']
     validation = summary['validation']
     lines = [
-        f'{args.config}: batch {args.batch}, crop {args.crop[0]}x'
-        f'{args.crop[1]}, {args.device}{" AMP" if args.amp else ""}; '
-        f'phases interleaved, median of {args.iters} rounds after '
-        f'{args.warmup} warm-up', '',
+        headline(args), '',
         f'{"phase":<24}{"time ms":>10}{"peak MiB":>10}',
-        f'{"student train step (a)":<24}{student["train_ms"]:>10.1f}'
-        f'{student["peak_mib"]:>10.0f}',
-        f'{"teacher forward (b)":<24}{teacher["forward_ms"]:>10.1f}'
-        f'{teacher["peak_mib"]:>10.0f}',
-        f'{"a + b":<24}{student["train_ms"] + teacher["forward_ms"]:>10.1f}'
-        f'{student["peak_mib"] + teacher["peak_mib"]:>10.0f}', '',
+        f'{"student train step (a)":<24}'
+        f'{figure(student["train_ms"], ".1f", 10)}'
+        f'{figure(student["peak_mib"], ".0f", 10)}',
+        f'{"teacher forward (b)":<24}'
+        f'{figure(teacher["forward_ms"], ".1f", 10)}'
+        f'{figure(teacher["peak_mib"], ".0f", 10)}',
+        f'{"a + b":<24}'
+        f'{figure(total(student["train_ms"], teacher["forward_ms"]), ".1f", 10)}'  # noqa: E501
+        f'{figure(total(student["peak_mib"], teacher["peak_mib"]), ".0f", 10)}',  # noqa: E501
+        '',
         f'{"distill step (c)":<12}{"time ms":>10}{"peak MiB":>10}'
         f'{"c/(a+b)":>9}{"losses":>8}{"mem/(a+b)":>11}',
     ]
     for name, distill in summary['distill'].items():
         lines.append(
-            f'{name:<12}{distill["train_ms"]:>10.1f}'
-            f'{distill["peak_mib"]:>10.0f}{distill["overhead"]:>9.3f}'
-            f'{distill["loss_share"]:>8.1%}{distill["memory_ratio"]:>11.3f}')
+            f'{name:<12}{figure(distill["train_ms"], ".1f", 10)}'
+            f'{figure(distill["peak_mib"], ".0f", 10)}'
+            f'{figure(distill["overhead"], ".3f", 9)}'
+            f'{figure(distill["loss_share"], ".1%", 8)}'
+            f'{figure(distill["memory_ratio"], ".3f", 11)}')
     lines += [
-        '', f'validation step: student {validation["student_ms"]:.1f} ms, '
-        f'distiller {validation["distiller_ms"]:.1f} ms, ratio '
-        f'{validation["ratio"]:.3f}', '',
+        '', f'validation step: student '
+        f'{figure(validation["student_ms"], ".1f")} ms, distiller '
+        f'{figure(validation["distiller_ms"], ".1f")} ms, ratio '
+        f'{figure(validation["ratio"], ".3f")}', '',
         'c/(a+b), losses (the share of the distill step spent in the distill '
         'losses, forward and backward) and the validation ratio are medians '
-        'of per-round ratios'
+        'of per-round ratios; - marks a phase that did not run'
     ]
     return '\n'.join(lines)
+
+
+def markdown(args, summary, device_name):
+    """The tables of docs/performance.md."""
+    student, teacher = summary['student'], summary['teacher']
+    validation = summary['validation']
+    rows = [
+        f'{headline(args)}; {device_name}', '',
+        '| phase | time ms | peak MiB |', '|---|---:|---:|',
+        f'| student train step (a) | {figure(student["train_ms"], ".1f")} '
+        f'| {figure(student["peak_mib"], ".0f")} |',
+        f'| teacher forward (b) | {figure(teacher["forward_ms"], ".1f")} | '
+        f'{figure(teacher["peak_mib"], ".0f")} |',
+        f'| a + b | '
+        f'{figure(total(student["train_ms"], teacher["forward_ms"]), ".1f")}'
+        f' | {figure(total(student["peak_mib"], teacher["peak_mib"]), ".0f")}'
+        ' |', '',
+        "| loss | distill step ms (c) | peak MiB | c/(a+b) | losses' share "
+        'of c | peak / (a+b) |', '|---|---:|---:|---:|---:|---:|',
+    ]
+    for name, distill in summary['distill'].items():
+        rows.append(
+            f'| {name} | {figure(distill["train_ms"], ".1f")} | '
+            f'{figure(distill["peak_mib"], ".0f")} | '
+            f'{figure(distill["overhead"], ".3f")} | '
+            f'{figure(distill["loss_share"], ".1%")} | '
+            f'{figure(distill["memory_ratio"], ".3f")} |')
+    rows += ['', f'Validation step: student '
+             f'{figure(validation["student_ms"], ".1f")} ms, distiller '
+             f'{figure(validation["distiller_ms"], ".1f")} ms, ratio '
+             f'{figure(validation["ratio"], ".3f")}.', '']
+    return '\n'.join(rows)
+
+
+def device_name(device):
+    import torch
+    if device == 'cuda':
+        return f'{torch.cuda.get_device_name()}, torch {torch.__version__}'
+    return f'CPU ({os.cpu_count()} cores), torch {torch.__version__}'
+
+
+def phase_names(methods):
+    return ['time', 'peak:student', 'peak:teacher'] + [
+        f'peak:{name}' for name in methods]
+
+
+def run_phase(phase, job, methods):
+    """The result of one phase: the rounds' times, or a peak in MiB."""
+    run = in_this_process if job['in_process'] else in_own_process
+    if phase == 'time':
+        return run(time_rounds, job, methods)
+    name = phase.split(':', 1)[1]
+    if name in ('student', 'teacher'):
+        return run(peak_mib, name, job)
+    return run(peak_mib, 'distill', job, methods[name])
+
+
+def write_figures(args, results, methods, device):
+    """The report so far, as JSON and Markdown where asked."""
+    summary = summarise(results['rounds'], results['peaks'], methods)
+    if args.json:
+        with open(args.json, 'w') as file:
+            json.dump(dict(args=vars(args), device=device,
+                           phases_done=results['done'],
+                           rounds=results['rounds'], **summary), file,
+                      indent=1)
+    if args.markdown:
+        with open(args.markdown, 'w') as file:
+            file.write(markdown(args, summary, device))
+    return summary
 
 
 def main():
     args = parse_args()
     config = osp.abspath(args.config)
-    json_path = args.json and osp.abspath(args.json)
+    for option in ('json', 'markdown'):
+        if getattr(args, option):
+            setattr(args, option, osp.abspath(getattr(args, option)))
     sys.path.insert(0, ROOT)
     os.chdir(ROOT)  # configs name each other relative to the root
     from mmengine.config import Config
@@ -466,31 +649,42 @@ def main():
     job = dict(config=config, cfg_options=args.cfg_options,
                crop=list(args.crop), batch=args.batch, iters=args.iters,
                warmup=args.warmup, device=args.device, amp=args.amp,
-               teacher_checkpoint=None)
+               teacher_checkpoint=None,
+               # CUDA's peak can be reset: every phase in this process.
+               in_process=args.device == 'cuda' and not args.isolated_peaks)
     methods = loss_settings(cfg.model.type) if args.compare_losses else {
         'config': None}
+    phases = phase_names(methods)
+    selected = args.phases or phases
+    unknown = [phase for phase in selected if phase not in phases]
+    if unknown:
+        sys.exit(f'--phases: {unknown} not among the phases of this run: '
+                 f'{phases}')
+    device = device_name(args.device)
+    results = dict(rounds=None, peaks={}, done=[])
     with tempfile.TemporaryDirectory() as directory:
         if not args.real_teacher:
             cfg.merge_from_dict(args.cfg_options)
             job['teacher_checkpoint'] = random_teacher_checkpoint(
                 cfg, directory)
-        print(f'timing {len(methods)} distill step(s) and their floor, '
-              f'{args.warmup} + {args.iters} rounds ...', flush=True)
-        times = in_own_process(time_rounds, job, methods)
-        peaks = {}
-        for phase in ('student', 'teacher'):
-            print(f'peak memory: {phase} ...', flush=True)
-            peaks[phase] = in_own_process(peak_mib, phase, job)
-        for name, settings in methods.items():
-            print(f'peak memory: distill ({name}) ...', flush=True)
-            peaks[name] = in_own_process(peak_mib, 'distill', job, settings)
-    summary = summarise(times, peaks, methods)
+        for index, phase in enumerate(selected, 1):
+            print(f'[benchmark_step] phase {index} of {len(selected)}: '
+                  f'{phase} ...', file=sys.stderr, flush=True)
+            start = time.perf_counter()
+            result = run_phase(phase, job, methods)
+            if phase == 'time':
+                results['rounds'] = result
+            else:
+                results['peaks'][phase.split(':', 1)[1]] = result
+            results['done'].append(phase)
+            summary = write_figures(args, results, methods, device)
+            print(f'[benchmark_step] {phase} done in '
+                  f'{time.perf_counter() - start:.1f} s', file=sys.stderr,
+                  flush=True)
     print(report(args, summary))
-    if json_path:
-        with open(json_path, 'w') as file:
-            json.dump(dict(args=vars(args), rounds=times, **summary), file,
-                      indent=1)
-        print(f'wrote {args.json}')
+    for path in (args.json, args.markdown):
+        if path:
+            print(f'wrote {path}')
 
 
 if __name__ == '__main__':

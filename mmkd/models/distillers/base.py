@@ -121,6 +121,19 @@ def frozen_logits(logits: Callable[[nn.Module, torch.Tensor], torch.Tensor],
     return result.float()
 
 
+def compile_modules(model: nn.Module, compile: Union[bool, dict]) -> None:
+    """Compile, in place, each module ``model`` holds (backbone, neck,
+    heads) but its data preprocessor, with ``compile`` (True, or a dict of
+    ``torch.compile`` keyword arguments; False: nothing). Calls to them
+    then run compiled, with the same parameter names."""
+    if compile is False:
+        return
+    options = {} if compile is True else dict(compile)
+    for name, module in model.named_children():
+        if name != 'data_preprocessor':
+            module.compile(**options)
+
+
 class BaseDistiller(BaseModel):
     """A frozen teacher and a trained student of one task library.
 
@@ -154,6 +167,13 @@ class BaseDistiller(BaseModel):
         channels_last (bool): keep both networks' weights and the inputs in
             the channels-last memory format, which convolutions run faster
             in on recent GPUs (measure with tools/benchmark_step.py).
+        compile (bool or dict): compile both networks' modules (backbone,
+            neck, heads) with ``torch.compile``, passing a dict as its
+            keyword arguments (e.g. ``dict(mode='max-autotune')``). Each
+            module is compiled in place (``nn.Module.compile``), so
+            parameter names, checkpoints and the exported student are
+            those of the eager model; the teacher is compiled for its
+            no-grad inference. Default False.
         nonfinite_distill (str): what a NaN or infinite distill loss does:
             ``'raise'`` (default) stops the run with
             :class:`NonFiniteLossError` naming the loss and the iteration;
@@ -178,6 +198,7 @@ class BaseDistiller(BaseModel):
                  save_teacher: bool = False,
                  teacher_dtype: Optional[str] = None,
                  channels_last: bool = False,
+                 compile: Union[bool, dict] = False,
                  nonfinite_distill: str = 'raise'):
         if nonfinite_distill not in ('raise', 'skip'):
             raise DistillerConfigError(
@@ -187,6 +208,10 @@ class BaseDistiller(BaseModel):
             raise DistillerConfigError(
                 f'teacher_dtype {teacher_dtype!r} is not one of '
                 f'{sorted(TEACHER_DTYPES)} (or None for full precision)')
+        if not isinstance(compile, (bool, dict)):
+            raise DistillerConfigError(
+                'compile is True, False or a dict of torch.compile keyword '
+                f'arguments, got {compile!r}')
         # No init_cfg: it would apply to the whole tree, teacher included.
         super().__init__()
         student = dict(student)
@@ -213,6 +238,8 @@ class BaseDistiller(BaseModel):
         if channels_last:
             self.student.to(memory_format=torch.channels_last)
             self.teacher.to(memory_format=torch.channels_last)
+        compile_modules(self.student, compile)
+        compile_modules(self.teacher, compile)
         if not save_teacher:
             self.register_state_dict_post_hook(_drop_teacher_weights)
             self.register_load_state_dict_post_hook(_forgive_missing_teacher)
