@@ -31,6 +31,7 @@ setup(
     extras_require={
         'lite': requirements('mmcv_lite.txt'),
         'tests': requirements('tests.txt'),
+        'tensorboard': requirements('tensorboard.txt'),
     },
     license='Apache-2.0',
 )

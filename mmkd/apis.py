@@ -16,9 +16,69 @@ from mmkd.models.distillers import BaseDistiller
 from mmkd.transforms import plain_loaders
 
 __all__ = [
-    'load_tool_config', 'setup_cpu_distributed', 'is_distiller_config',
-    'student_config', 'student_weights'
+    'load_tool_config', 'check_inputs', 'enable_tensorboard',
+    'setup_cpu_distributed',
+    'is_distiller_config', 'student_config', 'student_weights'
 ]
+
+# What to do about a missing dataset, by dataset type.
+DATA_HELP = {
+    'CityscapesDataset': 'docs/cityscapes.md shows how to prepare '
+    'Cityscapes',
+    'mmkd.DigitScapesDataset': 'python tools/make_digitscapes.py '
+    'data/digitscapes builds it',
+}
+OTHER_DATA_HELP = 'data/README.md says how each dataset is made'
+
+
+def _datasets(dataset) -> list:
+    """The datasets a dataset config reads, through the wrappers
+    (``dataset=``, ``datasets=[...]``)."""
+    if 'datasets' in dataset:
+        return [leaf for inner in dataset['datasets']
+                for leaf in _datasets(inner)]
+    if 'dataset' in dataset:
+        return _datasets(dataset['dataset'])
+    return [dataset]
+
+
+def _first_missing(dataset) -> Optional[str]:
+    root = dataset.get('data_root') or ''
+    if root and not osp.isdir(root):
+        return root
+    prefixes = dataset.get('data_prefix') or {}
+    if isinstance(prefixes, str):
+        prefixes = {'prefix': prefixes}
+    paths = [osp.join(root, prefix) for prefix in prefixes.values() if prefix]
+    if dataset.get('ann_file'):
+        paths.append(osp.join(root, dataset['ann_file']))
+    return next((path for path in paths if not osp.exists(path)), None)
+
+
+def check_inputs(cfg: Config, loaders) -> None:
+    """Stop, in one line per problem, if a dataset folder of the
+    ``loaders`` (e.g. ``'train_dataloader'``) or the teacher's local
+    checkpoint file is missing: before any model is built or downloaded."""
+    problems = []
+    for loader in loaders:
+        if cfg.get(loader) is None:
+            continue
+        for dataset in _datasets(cfg[loader]['dataset']):
+            missing = _first_missing(dataset)
+            if missing is not None:
+                hint = DATA_HELP.get(dataset.get('type'), OTHER_DATA_HELP)
+                problems.append(f'{loader}: {missing} does not exist '
+                                f'({hint})')
+    teacher = cfg.get('model', {}).get('teacher')
+    checkpoint = teacher.get('checkpoint') if isinstance(teacher,
+                                                         dict) else None
+    if isinstance(checkpoint, str) and '://' not in checkpoint and \
+            not osp.isfile(checkpoint):
+        problems.append(f'model.teacher.checkpoint: {checkpoint} does not '
+                        'exist (train the teacher first, or point the '
+                        'config at its weights)')
+    if problems:
+        raise SystemExit('\n'.join(f'error: {line}' for line in problems))
 
 
 def load_tool_config(path: str, cfg_options: Optional[dict],
@@ -36,6 +96,24 @@ def load_tool_config(path: str, cfg_options: Optional[dict],
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def enable_tensorboard(cfg: Config) -> None:
+    """Add mmengine's TensorBoard backend to the config's visualizer: the
+    scalars then also go to event files under
+    ``<work_dir>/<timestamp>/vis_data``."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise SystemExit("error: --tensorboard needs the tensorboard "
+                         "package: pip install -e '.[tensorboard]'")
+    if cfg.get('visualizer') is None:
+        raise SystemExit('error: --tensorboard: the config has no '
+                         'visualizer to add the TensorBoard backend to')
+    backends = cfg.visualizer.setdefault('vis_backends', [])
+    if not any(backend.get('type') == 'TensorboardVisBackend'
+               for backend in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
 
 
 def _sync_bn_to_bn(node) -> int:

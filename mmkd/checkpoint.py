@@ -34,8 +34,9 @@ _SHOWN_KEYS = 10
 _TRUSTED: Set[str] = set()
 OPT_IN = ('If you trust this file, opt in explicitly: trust_checkpoint=True '
           'in the teacher spec, or --trust-checkpoint for the checkpoint '
-          'that tools/train.py resumes or loads from and the one '
-          'tools/test.py tests.')
+          'that tools/train.py resumes or loads from, the one '
+          'tools/test.py tests and the one tools/export_student.py '
+          'exports.')
 
 
 class CheckpointError(RuntimeError):

@@ -16,6 +16,10 @@ exists; on a stack without the problem it does nothing.
 3. mmengine resolves ``mmseg::`` and ``mmpretrain::`` config paths through
    ``pkg_resources``, which setuptools >= 81 no longer ships. Without it,
    the lookups use ``importlib.metadata`` instead.
+4. OpenCV comes in distributions that all write the one ``cv2`` package
+   (``opencv-python``, which mmengine and mmcv require, its headless and
+   contrib variants). Two of them installed side by side leave a ``cv2``
+   made of whichever was installed last; a warning names them and the fix.
 """
 import importlib.metadata
 import importlib.util
@@ -23,6 +27,7 @@ import os.path as osp
 import pickle
 import sys
 import types
+import warnings
 
 import numpy as np
 import torch
@@ -172,8 +177,38 @@ def _replace_pkg_resources_lookups() -> None:
         module.get_installed_path = get_installed_path
 
 
+OPENCV_DISTRIBUTIONS = ('opencv-python', 'opencv-python-headless',
+                        'opencv-contrib-python',
+                        'opencv-contrib-python-headless')
+
+
+def installed_opencv() -> list:
+    """The OpenCV distributions installed, by name."""
+    found = []
+    for name in OPENCV_DISTRIBUTIONS:
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        found.append(name)
+    return found
+
+
+def _warn_about_several_opencv() -> None:
+    found = installed_opencv()
+    if len(found) > 1:
+        warnings.warn(
+            f'{len(found)} OpenCV distributions are installed ({found}); '
+            'they write the same cv2 package, so it holds whichever was '
+            'installed last. Keep one: pip uninstall -y '
+            f'{" ".join(name for name in found if name != "opencv-python")}'
+            ' && pip install --force-reinstall --no-deps opencv-python',
+            stacklevel=3)
+
+
 def apply() -> None:
     """Apply every fix whose problem is present. Safe to call repeatedly."""
+    _warn_about_several_opencv()
     _stub_mmcv_ops()
     _allow_mmengine_checkpoints()
     _replace_pkg_resources_lookups()

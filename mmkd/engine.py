@@ -2,7 +2,8 @@
 from typing import Optional
 
 import torch
-from mmengine.hooks import Hook
+from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import is_model_wrapper
 
 from mmkd.models.distillers import BaseDistiller
@@ -94,6 +95,21 @@ class DistillScheduleHook(Hook):
         _distiller(runner).distill_scale = self.scale(runner.iter)
 
 
+def _checkpoint_due(runner, by_epoch: bool) -> bool:
+    """Whether the run's ``CheckpointHook`` saves at the end of this
+    iteration (or epoch): its own condition."""
+    for hook in runner.hooks:
+        if isinstance(hook, CheckpointHook) and hook.by_epoch == by_epoch:
+            if by_epoch:
+                return hook.every_n_epochs(
+                    runner, hook.interval, hook.save_begin) or (
+                        hook.save_last and hook.is_last_train_epoch(runner))
+            return hook.every_n_train_iters(
+                runner, hook.interval, hook.save_begin) or (
+                    hook.save_last and hook.is_last_train_iter(runner))
+    return False
+
+
 @HOOKS.register_module()
 class ResumeRandomStateHook(Hook):
     """Save torch's random state (CPU and CUDA) in every checkpoint and
@@ -105,28 +121,80 @@ class ResumeRandomStateHook(Hook):
     continue from the same state whatever ran in between (a validation
     draws a seed for its dataloader; mmengine replays the batches already
     trained when it resumes). The data pipeline's own randomness needs
-    nothing: that replay runs it as before. Every rank restores the state
-    rank 0 saved: exact when ranks draw alike (mmengine seeds them alike
-    unless ``randomness.diff_rank_seed``).
+    nothing: that replay runs it as before.
+
+    In a distributed run every rank's state is saved and each rank
+    restores its own: ranks draw differently under
+    ``randomness.diff_rank_seed``. Rank 0 alone saves a checkpoint, so the
+    states are gathered just before the ``CheckpointHook`` saves (this hook
+    runs before it, at priority LOW). Resumed on another number of ranks,
+    or from a checkpoint saved outside that hook's schedule (e.g. the best
+    one), every rank restores rank 0's state, with a warning.
     """
-    priority = 'VERY_LOW'
+    priority = 'LOW'
     key = 'torch_random_state'
 
     def __init__(self):
         self._pending = None  # the state to set at the next iteration
         self._loaded = False  # a checkpoint was loaded since
+        self._rank_states = None  # every rank's state, for rank 0 to save
 
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+    @staticmethod
+    def _state() -> dict:
         state = dict(cpu=torch.get_rng_state())
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state['cuda'] = torch.cuda.get_rng_state_all()
-        checkpoint[self.key] = state
+        return state
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        self._gather_before_saving(runner, by_epoch=False)
+
+    def after_train_epoch(self, runner) -> None:
+        self._gather_before_saving(runner, by_epoch=True)
+
+    def _gather_before_saving(self, runner, by_epoch: bool) -> None:
+        self._rank_states = None
+        if not _checkpoint_due(runner, by_epoch):
+            return
+        state = self._state()
+        # Every rank continues from the state it saves, as a resumed run
+        # will (only rank 0 calls before_save_checkpoint).
+        self._pending = state
+        if get_world_size() > 1:
+            # a collective: every rank is here
+            self._rank_states = all_gather_object(state)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = self._state()
+        saved = dict(state)
+        if self._rank_states is not None:
+            saved['ranks'] = self._rank_states
+        checkpoint[self.key] = saved
         self._pending = state
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # None when the checkpoint was saved without this hook
-        self._pending = checkpoint.get(self.key)
+        self._pending = self._own_state(runner, checkpoint.get(self.key))
         self._loaded = True
+
+    @staticmethod
+    def _own_state(runner, saved: Optional[dict]) -> Optional[dict]:
+        """This rank's state in ``saved``: its own entry of ``ranks`` when
+        the checkpoint has one per rank of this run, else rank 0's."""
+        if saved is None:
+            return None
+        ranks = saved.get('ranks')
+        world_size = get_world_size()
+        if ranks is not None and len(ranks) == world_size:
+            return ranks[get_rank()]
+        if world_size > 1 or ranks is not None:
+            runner.logger.warning(
+                f'the checkpoint holds the random states of '
+                f'{len(ranks) if ranks else 1} rank(s) and this run has '
+                f'{world_size}: every rank restores rank 0\'s state')
+        return dict(cpu=saved['cpu'], **(
+            {'cuda': saved['cuda']} if 'cuda' in saved else {}))
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:

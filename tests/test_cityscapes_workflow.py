@@ -3,6 +3,7 @@ layout (polygon files, label maps drawn by cityscapesscripts) and the real
 PSPNet-R101 -> R18 KD config shrunk to 64x128 crops: conversion, training
 with teacher validation, official evaluation, student export, and a
 two-process distributed run."""
+import argparse
 import glob
 import os
 import os.path as osp
@@ -260,6 +261,31 @@ def test_export_refuses_a_checkpoint_without_a_student(dataset, tmp_path):
     assert code != 0
     assert f'{teacher} holds no student.* weights' in log
     assert not (tmp_path / 'out.pth').exists()
+
+
+def test_export_of_a_legacy_pickle_needs_trust(dataset, trained, tmp_path):
+    _, teacher = dataset
+    checkpoint, _ = trained
+    legacy = tmp_path / 'legacy.pth'
+    saved = torch.load(checkpoint, weights_only=True)
+    saved['meta']['args'] = argparse.Namespace(lr=0.1)  # as old scripts did
+    torch.save(saved, legacy)
+    out = tmp_path / 'export' / 'student.pth'
+    code, log = run(sys.executable, 'tools/export_student.py', str(legacy),
+                    str(out), check=False)
+    assert code != 0 and not out.exists()
+    assert f'checkpoint {legacy} holds Python objects' in log
+    assert 'tools/export_student.py exports' in log
+
+    log = run_tool('tools/export_student.py', str(legacy), str(out),
+                   '--trust-checkpoint')
+    assert "left out of the exported meta, as they need the full " \
+        "unpickler: ['args']" in log
+    exported = torch.load(out, weights_only=True)  # loads without trust
+    assert 'args' not in exported['meta']
+    assert set(exported['state_dict']) == {
+        key[len('student.'):] for key in saved['state_dict']
+        if key.startswith('student.')}
 
 
 # ---- distributed -------------------------------------------------------------

@@ -1,3 +1,4 @@
+import importlib.metadata
 import importlib.util
 import os
 import pickle
@@ -127,3 +128,27 @@ def test_mmseg_configs_resolve_without_pkg_resources(monkeypatch):
     compat.apply()
     cfg = Config.fromfile(KD_CONFIG)
     assert cfg.model.student.backbone.depth == 18
+
+
+def test_the_install_has_one_opencv():
+    """setup.py asks for the OpenCV that mmengine and mmcv require, and no
+    other: a fresh install (CI) has exactly that one."""
+    assert compat.installed_opencv() == ['opencv-python']
+
+
+def test_two_opencv_distributions_are_named_with_the_fix(monkeypatch):
+    present = {'opencv-python', 'opencv-python-headless'}
+
+    def distribution(name):
+        if name in present:
+            return object()
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, 'distribution', distribution)
+    with pytest.warns(UserWarning) as warned:
+        compat.apply()
+    message = str(warned[0].message)
+    assert "2 OpenCV distributions are installed (['opencv-python', " \
+        "'opencv-python-headless'])" in message
+    assert 'pip uninstall -y opencv-python-headless && pip install ' \
+        '--force-reinstall --no-deps opencv-python' in message

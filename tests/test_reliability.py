@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmengine.logging import MessageHub
+from torch.overrides import TorchFunctionMode
 from mmengine.registry import MODELS as ROOT_MODELS
 
 from conftest import distiller_cfg
@@ -189,6 +190,35 @@ def test_skip_trains_that_step_on_the_students_own_losses(
     total.backward()
     assert all(torch.isfinite(p.grad).all()
                for p in distiller.student.parameters() if p.grad is not None)
+
+
+class HostReads(TorchFunctionMode):
+    """Counts the tensor reads that make the host wait for the device."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, '__name__', '') in ('item', '__bool__', 'tolist'):
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_the_finite_check_reads_the_device_once_per_step(teacher_checkpoint):
+    cfg = distiller_cfg(teacher_checkpoint)
+    cfg['distill_losses'].update(
+        loss_dist=dict(type='DISTLoss'),
+        loss_cwd=dict(type='CWDLoss'))
+    distiller = build(cfg)
+    logits = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    with HostReads() as reads:
+        losses = distiller.distill(*logits)
+    assert len(losses) == 3 and reads.count == 1
+    # a NaN is still named, after the one read found it
+    logits[1][0, 0, 0, 0] = float('nan')
+    with pytest.raises(NonFiniteLossError, match='distill.loss_kd'):
+        distiller.distill(*logits)
 
 
 def test_nonfinite_distill_takes_raise_or_skip(task, task_checkpoint):

@@ -183,3 +183,44 @@ def test_the_test_tool_loads_a_legacy_checkpoint_only_when_trusted(
     trusted = test('--trust-checkpoint')
     assert trusted.returncode == 0, trusted.stderr[-3000:]
     assert 'mIoU' in trusted.stdout + trusted.stderr
+
+
+def dist_train(config, work_dir, *args, port):
+    env = dict(os.environ, PORT=str(port),
+               PATH=osp.dirname(sys.executable) + os.pathsep +
+               os.environ['PATH'])
+    return subprocess.run(
+        ['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+         str(work_dir), *args], cwd=ROOT, env=env, capture_output=True,
+        text=True)
+
+
+def test_two_ranks_each_resume_their_own_random_state(run_config, tmp_path):
+    """With ``diff_rank_seed`` the two ranks draw different dropout masks;
+    each must restore its own state for the resumed run to end where the
+    uninterrupted one did."""
+    options = ['--cfg-options', 'randomness.diff_rank_seed=True']
+    whole = tmp_path / 'whole'
+    result = dist_train(run_config, whole, *options, port=29751)
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = torch.load(whole / 'iter_3.pth', weights_only=True)[
+        'torch_random_state']
+    # one state per rank, and they differ: restoring rank 0's on both
+    # ranks would not be exact
+    assert len(saved['ranks']) == 2
+    assert torch.equal(saved['cpu'], saved['ranks'][0]['cpu'])
+    assert not torch.equal(saved['ranks'][0]['cpu'], saved['ranks'][1]['cpu'])
+
+    resumed = tmp_path / 'resumed'
+    os.makedirs(resumed)
+    shutil.copy(whole / 'iter_3.pth', resumed / 'iter_3.pth')
+    result = dist_train(run_config, resumed, '--resume',
+                        str(resumed / 'iter_3.pth'), *options, port=29752)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'resumed epoch: 0, iter: 3' in log
+    assert "restores rank 0's state" not in log
+    expected = student(whole / 'iter_6.pth')
+    got = student(resumed / 'iter_6.pth')
+    different = [k for k in expected if not torch.equal(got[k], expected[k])]
+    assert not different

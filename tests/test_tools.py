@@ -121,6 +121,25 @@ def test_train_test_and_resume(cityscapes, tmp_path):
     assert (work_dir / 'iter_3.pth').exists()
 
 
+def test_tensorboard_gets_the_losses_and_the_validation(cityscapes,
+                                                        tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    root, teacher = cityscapes
+    work_dir = tmp_path / 'work'
+    run_tool('tools/train.py', TINY_CONFIG, '--work-dir', str(work_dir),
+             '--tensorboard', '--cfg-options', *data_options(root, teacher),
+             'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+             'default_hooks.logger.interval=1')
+    events = glob.glob(str(work_dir / '*/vis_data/events.out.tfevents.*'))
+    assert len(events) == 1
+    accumulator = EventAccumulator(events[0])
+    accumulator.Reload()
+    tags = set(accumulator.Tags()['scalars'])
+    assert {'loss', 'decode.loss_ce', 'distill.loss_kd', 'mIoU'} <= tags
+    assert [e.step for e in accumulator.Scalars('distill.loss_kd')] == [1, 2]
+
+
 def test_test_tool_refuses_a_checkpoint_of_another_model(cityscapes, tmp_path):
     root, teacher = cityscapes
     result = subprocess.run(
@@ -138,3 +157,55 @@ def test_test_tool_refuses_a_checkpoint_of_another_model(cityscapes, tmp_path):
 def test_every_tool_compiles(path):
     # the long-running tools (demo, benchmarks) run nowhere else in the tests
     py_compile.compile(path, doraise=True)
+
+
+# ---- missing inputs: one line each, before any model is built --------------
+
+
+def failing_tool(*args, cwd=ROOT):
+    result = subprocess.run([sys.executable, *args], cwd=cwd,
+                            capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+    return [line for line in result.stderr.splitlines()
+            if line.startswith('error: ')]
+
+
+def test_train_names_a_missing_dataset_and_where_to_get_it(tmp_path):
+    errors = failing_tool(
+        osp.join(ROOT, 'tools/train.py'),
+        osp.join(ROOT, 'configs/pspnet_r101_to_r18_bdd.py'), '--work-dir',
+        str(tmp_path / 'work'), cwd=tmp_path)
+    hint = "(docs/cityscapes.md shows how to prepare Cityscapes)"
+    assert errors == [
+        f'error: train_dataloader: data/cityscapes/ does not exist {hint}',
+        f'error: val_dataloader: data/cityscapes/ does not exist {hint}']
+    assert not (tmp_path / 'work').exists()  # no runner was built
+
+
+def test_a_missing_split_folder_and_teacher_file_are_named(tmp_path):
+    root = tmp_path / 'digitscapes'
+    for folder in ('leftImg8bit/train', 'gtFine/train', 'leftImg8bit/val'):
+        (root / folder).mkdir(parents=True)
+    teacher = tmp_path / 'absent.pth'
+    errors = failing_tool(
+        'tools/train.py', 'configs/digitscapes/'
+        'pspnet_r18w16_to_r18w8_digitscapes_kd.py', '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}',
+        f'model.teacher.checkpoint={teacher}')
+    assert errors == [
+        f'error: val_dataloader: {root}/gtFine/val does not exist (python '
+        'tools/make_digitscapes.py data/digitscapes builds it)',
+        f'error: model.teacher.checkpoint: {teacher} does not exist (train '
+        'the teacher first, or point the config at its weights)']
+
+
+def test_test_names_a_missing_test_split(tmp_path):
+    errors = failing_tool(
+        'tools/test.py', KD_CONFIG, str(tmp_path / 'x.pth'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={tmp_path}')
+    assert errors == [
+        f'error: test_dataloader: {tmp_path}/leftImg8bit/val does not exist '
+        '(docs/cityscapes.md shows how to prepare Cityscapes)']

@@ -2,7 +2,7 @@
 MMPretrain model: its checkpoint and, beside it, its config.
 
     python tools/export_student.py work_dirs/x/iter_80000.pth student.pth \
-        [--config configs/pspnet_r101_to_r18_kd.py]
+        [--config configs/pspnet_r101_to_r18_kd.py] [--trust-checkpoint]
 
 Writes ``student.pth`` (the student's weights under their own names, and
 the training checkpoint's ``meta`` with ``cfg`` replaced by the student's
@@ -13,10 +13,18 @@ its zoo: ``mmseg.apis.init_model('student.py', 'student.pth')`` or its
 first: its compat layer lets ``mmseg.apis`` import without compiled ops).
 Before writing, the weights are
 loaded into the student built from that config with strict key matching.
+
+The checkpoint loads with torch's weights-only unpickler; a file that needs
+more (e.g. an old script's ``argparse.Namespace`` in its meta) is refused
+unless ``--trust-checkpoint`` vouches for it. The exported file always
+loads weights-only: meta entries that would need more are left out, and
+named.
 """
 import argparse
+import io
 import os
 import os.path as osp
+import pickle
 import sys
 
 import torch
@@ -38,7 +46,25 @@ def parse_args():
         '--config',
         help="the distiller config (default: the one saved in the "
         "checkpoint's meta by mmengine)")
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoint with the full unpickler, which can run '
+        'code from the file: only for a file you trust')
     return parser.parse_args()
+
+
+def loads_weights_only(value) -> bool:
+    """Whether ``value`` comes back from torch.save through the
+    weights-only unpickler."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    buffer.seek(0)
+    try:
+        torch.load(buffer, weights_only=True)
+    except pickle.UnpicklingError:
+        return False
+    return True
 
 
 def distiller_config(args, meta: dict) -> Config:
@@ -66,7 +92,8 @@ def student_weights_strict(checkpoint: dict, source: str) -> dict:
 def main():
     args = parse_args()
     try:
-        checkpoint = load_checkpoint_file(args.checkpoint)
+        checkpoint = load_checkpoint_file(args.checkpoint,
+                                          trust=args.trust_checkpoint)
         meta = dict(checkpoint.get('meta') or {})
         cfg = distiller_config(args, meta)
         if not is_distiller_config(cfg.model, cfg.get('default_scope')):
@@ -86,6 +113,13 @@ def main():
     cfg.dump(config_path)
     meta['cfg'] = cfg.pretty_text
     meta['exported_from'] = args.checkpoint
+    unsafe = [key for key, value in meta.items()
+              if not loads_weights_only(value)]
+    for key in unsafe:
+        del meta[key]
+    if unsafe:
+        print(f'left out of the exported meta, as they need the full '
+              f'unpickler: {unsafe}')
     torch.save({'state_dict': weights, 'meta': meta}, args.out)
     print(f'wrote {args.out} ({len(weights)} tensors) and {config_path}')
 

@@ -23,7 +23,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmkd.apis import (is_distiller_config, load_tool_config,
+from mmkd.apis import (check_inputs, is_distiller_config, load_tool_config,
                        setup_cpu_distributed, student_config, student_weights)
 from mmkd.checkpoint import load_state_dict_verified
 
@@ -112,6 +112,7 @@ def main():
                            args.launcher)
     if is_distiller_config(cfg.model, cfg.get('default_scope')):
         student_config(cfg)
+    check_inputs(cfg, ['test_dataloader'])
     setup_cpu_distributed(cfg)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)

@@ -1,6 +1,7 @@
 """Train a distiller, or any MMSegmentation / MMPretrain model, from a config.
 
     python tools/train.py configs/pspnet_r101_to_r18_kd.py [--amp] [--resume]
+        [--tensorboard]
 
 Checkpoints load with torch's weights_only unpickler: a file that needs
 more is refused unless ``--trust-checkpoint`` vouches for the one resumed
@@ -14,7 +15,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from mmkd.apis import load_tool_config, setup_cpu_distributed
+from mmkd.apis import (check_inputs, enable_tensorboard, load_tool_config,
+                       setup_cpu_distributed)
 from mmkd.checkpoint import trust_checkpoint
 
 
@@ -40,6 +42,10 @@ def parse_args():
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument(
+        '--tensorboard', action='store_true',
+        help="also log to TensorBoard (pip install -e '.[tensorboard]'): "
+        'event files under WORK_DIR/<timestamp>/vis_data')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -60,6 +66,9 @@ def main():
     args = parse_args()
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
+    check_inputs(cfg, ['train_dataloader', 'val_dataloader'])
+    if args.tensorboard:
+        enable_tensorboard(cfg)
     setup_cpu_distributed(cfg)
     if args.amp:
         if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':

@@ -312,10 +312,13 @@ class BaseDistiller(BaseModel):
                 student_logits, teacher_logits, valid_mask=valid_mask)
             for name, loss in self.distill_losses.items()
         }
+        # One host synchronisation per step, whatever the number of losses;
+        # the per-loss values are read only when something is wrong.
+        if torch.isfinite(torch.stack(
+                [value.detach() for value in losses.values()])).all():
+            return losses
         nonfinite = {name: value.item() for name, value in losses.items()
                      if not torch.isfinite(value)}
-        if not nonfinite:
-            return losses
         iteration = MessageHub.get_current_instance().get_info('iter')
         message = (f'distill loss {nonfinite} is not finite at iteration '
                    f'{iteration}')
