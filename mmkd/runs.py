@@ -1,7 +1,6 @@
 """Run tools/train.py and tools/test.py as a user would, in child
 processes, for the demo and the method benchmark: progress on the terminal,
 the whole log in the work dir, the figures parsed back."""
-import glob
 import hashlib
 import json
 import math
@@ -13,6 +12,8 @@ import sys
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
+
+from mmkd.curves import CurveError, read_scalars
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # mmengine's Config.fromfile edits sys.path and sys.modules while it
@@ -169,12 +170,10 @@ def val_curve(work_dir: str, metric: str) -> List[Tuple[int, float]]:
     """``[(step, value)]`` of ``metric`` at every validation of the training
     run in ``work_dir``, from mmengine's ``vis_data/scalars.json`` (the
     step is the iteration, or the epoch for epoch-based runs)."""
-    runs = sorted(glob.glob(osp.join(ROOT, work_dir, '*', 'vis_data',
-                                     'scalars.json')))
-    if not runs:
-        raise RunError(f'no vis_data/scalars.json under {work_dir}')
-    with open(runs[-1]) as file:
-        records = [json.loads(line) for line in file if line.strip()]
+    try:
+        records = read_scalars(osp.join(ROOT, work_dir))
+    except CurveError as error:
+        raise RunError(str(error)) from error
     return [(record['step'], record[metric]) for record in records
             if metric in record]
 

@@ -108,9 +108,19 @@ def test_pages_from_made_up_results(tmp_path, monkeypatch):
                 'train_seconds': 60.0,
                 'command': 'python tools/train.py ...',
                 'curve': [(500, value - 5), (1000, value)]}
+    # the first seed's curves, of the runs that left scalars
+    scalars = tmp_path / 'wd' / '20261126_000000' / 'vis_data'
+    scalars.mkdir(parents=True)
+    (scalars / 'scalars.json').write_text(
+        '{"loss": 1.5, "decode.loss_ce": 1.0, "distill.loss_kd": 0.5, '
+        '"step": 10}\n{"mIoU": 40.0, "step": 20}\n')
+    next(r for run, r in final.items() if run.method == 'student' and
+         run.setting == 'default' and run.seed == 0)['work_dir'] = 'wd'
     benchmark_methods.results_page(task, final, chosen, teacher, [0, 1, 2],
                                    600.0, 'docs/results.md')
     page = (tmp_path / 'docs' / 'results.md').read_text()
+    assert (tmp_path / 'docs' / 'results_curves.png').stat().st_size > 0
+    assert '](results_curves.png)' in page
     # kd default: differences 1.0, 0.5, 2.0 from the student alone
     assert '| kd | default | - | 52.17 ± 1.61 | +1.17 [' in page
     assert '| 51.00, 51.50, 54.00 |' in page  # per seed

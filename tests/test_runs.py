@@ -78,7 +78,8 @@ def test_val_curve_reads_mmengine_scalars(tmp_path, monkeypatch):
         '{"loss": 1.2, "step": 50}\n{"aAcc": 80.0, "mIoU": 41.5, "step": 100}'
         '\n{"loss": 0.9, "step": 150}\n{"mIoU": 52.25, "step": 200}\n')
     assert val_curve('run', 'mIoU') == [(100, 41.5), (200, 52.25)]
-    with pytest.raises(RunError, match='no vis_data/scalars.json under x'):
+    with pytest.raises(RunError,
+                       match='x: no <timestamp>/vis_data/scalars.json'):
         val_curve('x', 'mIoU')
 
 

@@ -48,6 +48,7 @@ import mmengine  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
+from mmkd.curves import plot_curves, read_scalars  # noqa: E402
 from mmkd.datasets import (write_digit_folders, write_digit_patches,  # noqa: E402,E501
                            write_digitscapes)
 from mmkd.runs import (ROOT, mean_and_std, paired_interval, parse_test_log,  # noqa: E402,E501
@@ -191,6 +192,7 @@ class Benchmark:
             result['val'] = parse_test_log(file.read(), result['checkpoint'],
                                            self.task.metric)
         result['curve'] = val_curve(work_dir, self.task.metric)
+        result['work_dir'] = work_dir
         if tested:
             test_file = osp.join(ROOT, work_dir, 'test.json')
             if result['reused'] and osp.exists(test_file):
@@ -403,6 +405,17 @@ def results_page(task, final, chosen, teacher, seeds, seconds, path):
     charts(task, rows, baseline, teacher['figures']['test'][metric],
            stem + '.png')
     convergence_chart(task, rows, stem + '_convergence.png')
+    # the first seed's training curves: the student alone and each method
+    # at its chosen setting
+    curve_runs = {
+        f'{method} {setting}': read_scalars(osp.join(ROOT, r['work_dir']))
+        for (method, setting), runs in rows.items()
+        if (method, setting) == ('student', 'default') or
+        chosen.get(method) == setting
+        for run, r in runs[:1] if 'work_dir' in r}
+    if curve_runs:
+        plot_curves(curve_runs, osp.join(ROOT, stem + '_curves.png'),
+                    f'{task.title}: seed {seeds[0]}')
     base_mean = mean_and_std(baseline)[0]
     double = mean_and_std([r['test'][metric] for _, r in
                            rows[('student', 'double_schedule')]])[0]
@@ -454,6 +467,11 @@ def results_page(task, final, chosen, teacher, seeds, seconds, path):
         f'from the student alone]({osp.basename(stem)}.png)', '',
         f'![convergence of the student alone]({osp.basename(stem)}'
         '_convergence.png)', '',
+    ] + ([
+        f'![training curves, seed {seeds[0]}: the student alone and each '
+        f'method at its chosen setting]({osp.basename(stem)}_curves.png)',
+        '',
+    ] if curve_runs else []) + [
         '## Commands', '', '```bash',
         'python tools/make_digitscapes.py ...  # the data, see README',
         teacher['command'],

@@ -7,7 +7,9 @@ pretrains the teacher's (ResNetV1c-18, width 16) and the student's
 student PSPNet alone, distils the teacher into the student with BDD in the
 form and setting chosen on val by the method benchmark
 (docs/sweep_digitscapes.json), tests the three on the test split with
-tools/test.py, and prints their mIoU; the per-class IoU goes to a PNG plot.
+tools/test.py, and prints their mIoU; the per-class IoU goes to a PNG plot,
+and a picture of one test image (input, ground truth, teacher, distilled
+student, their per-pixel KL) to another, as tools/visualize.py draws it.
 Runs that an earlier demo or benchmark trained with the same settings are
 reused (``--retrain`` trains everything again); independent runs train
 side by side, sharing the CPU cores.
@@ -27,6 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from mmkd.datasets import (CLASSES, write_digit_patches,  # noqa: E402
                            write_digitscapes)
 from mmkd.runs import ROOT, test, trained, write_missing  # noqa: E402
+from mmkd.visualization import load_pair, render  # noqa: E402
 
 CONFIGS = 'configs/digitscapes'
 PRETRAIN = ('pretrain/pretrain_r18w8_digit_patches',
@@ -37,6 +40,9 @@ BDD_CONFIGS = {'bdd': 'pspnet_r18w16_to_r18w8_digitscapes_bdd',
                'bdd_spatial': 'pspnet_r18w16_to_r18w8_digitscapes_bdd_spatial'}
 SWEEP = 'docs/sweep_digitscapes.json'
 PLOT = 'work_dirs/demo_digitscapes_per_class_iou.png'
+PICTURE_IMAGE = ('data/digitscapes/leftImg8bit/test/digitown/'
+                 'digitown_000000_000001_leftImg8bit.png')
+PICTURE = 'work_dirs/demo_digitscapes_prediction.png'
 DATASETS = (('data/digitscapes', 'gtFine/test', write_digitscapes),
             ('data/digit_patches', 'val/9', write_digit_patches))
 TEACHER_LABEL = 'teacher: PSPNet-R18 (width 16)'
@@ -150,6 +156,14 @@ def main():
                                       for key in ('mIoU', 'mAcc', 'aAcc')))
     plot(results)
     print(f'\nper-class IoU plot: {PLOT}')
+    cfg, student, teacher = load_pair(
+        osp.join(ROOT, config), osp.join(ROOT, models[label]['checkpoint']),
+        osp.join(ROOT, configs[TEACHER_LABEL]),
+        osp.join(ROOT, models[TEACHER_LABEL]['checkpoint']))
+    scores = render(cfg, student, teacher, osp.join(ROOT, PICTURE_IMAGE),
+                    osp.join(ROOT, PICTURE))
+    print(f'one test image, teacher {scores["teacher"]:.1f} and distilled '
+          f'student {scores["student"]:.1f} mIoU on it: {PICTURE}')
     print(f'total time: {(time.perf_counter() - start) / 60:.1f} min')
 
 
