@@ -85,7 +85,11 @@ def load_tool_config(path: str, cfg_options: Optional[dict],
                      work_dir: Optional[str], launcher: str) -> Config:
     """The config at ``path`` with ``--cfg-options`` merged, the launcher
     recorded and the work dir set: ``work_dir``, else the config's, else
-    ``./work_dirs/<config name>``, as MMSegmentation's tools do."""
+    ``./work_dirs/<config name>``, as MMSegmentation's tools do. ``path``
+    may name a packaged config, ``mmkd::pspnet_r101_to_r18_kd.py`` or
+    ``mmseg::...``."""
+    if '::' in path:
+        path = Config._get_cfg_path(path, '')[0]
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     if cfg_options is not None:

@@ -16,7 +16,12 @@ exists; on a stack without the problem it does nothing.
 3. mmengine resolves ``mmseg::`` and ``mmpretrain::`` config paths through
    ``pkg_resources``, which setuptools >= 81 no longer ships. Without it,
    the lookups use ``importlib.metadata`` instead.
-4. OpenCV comes in distributions that all write the one ``cv2`` package
+4. mmengine resolves ``pkg::path`` configs for the OpenMMLab packages it
+   lists, and only for paths with a folder. ``mmkd`` is added to that list
+   and ``mmkd::<config>.py`` (a top-level config) accepted, so that
+   ``mmkd::pspnet_r101_to_r18_bdd.py`` resolves in the installed package
+   (``mmkd/.mim/configs``), as ``mmseg::`` does.
+5. OpenCV comes in distributions that all write the one ``cv2`` package
    (``opencv-python``, which mmengine and mmcv require, its headless and
    contrib variants). Two of them installed side by side leave a ``cv2``
    made of whichever was installed last; a warning names them and the fix.
@@ -206,9 +211,42 @@ def _warn_about_several_opencv() -> None:
             stacklevel=3)
 
 
+def _resolve_mmkd_configs() -> None:
+    import mmengine.config.config as config_module
+    import mmengine.config.utils as config_utils
+
+    config_utils.MODULE2PACKAGE.setdefault('mmkd', 'mmkd')
+    original = config_utils._get_package_and_cfg_path
+    if getattr(original, 'mmkd_top_level', False):
+        return
+
+    def package_and_cfg_path(cfg_path: str):
+        package, _, path = cfg_path.partition('::')
+        if package == 'mmkd' and '::' not in path and '/' not in path:
+            return 'mmkd', path
+        return original(cfg_path)
+
+    package_and_cfg_path.mmkd_top_level = True
+    config_utils._get_package_and_cfg_path = package_and_cfg_path
+    config_module._get_package_and_cfg_path = package_and_cfg_path
+
+    # mmengine takes a distribution's location as its package's folder,
+    # which is wrong for an editable install; mmkd's is where it imports
+    # from.
+    installed_path = config_module.get_installed_path
+
+    def get_installed_path_(package: str) -> str:
+        if package == 'mmkd':
+            return osp.dirname(importlib.util.find_spec('mmkd').origin)
+        return installed_path(package)
+
+    config_module.get_installed_path = get_installed_path_
+
+
 def apply() -> None:
     """Apply every fix whose problem is present. Safe to call repeatedly."""
     _warn_about_several_opencv()
+    _resolve_mmkd_configs()
     _stub_mmcv_ops()
     _allow_mmengine_checkpoints()
     _replace_pkg_resources_lookups()

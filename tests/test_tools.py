@@ -209,3 +209,26 @@ def test_test_names_a_missing_test_split(tmp_path):
     assert errors == [
         f'error: test_dataloader: {tmp_path}/leftImg8bit/val does not exist '
         '(docs/cityscapes.md shows how to prepare Cityscapes)']
+
+
+# ---- configs in the package -------------------------------------------------
+
+
+def test_packaged_configs_resolve_from_any_directory(tmp_path, monkeypatch):
+    from mmkd.models.distillers.base import load_model_config
+    errors = failing_tool(
+        osp.join(ROOT, 'tools/train.py'), 'mmkd::pspnet_r101_to_r18_bdd.py',
+        '--work-dir', str(tmp_path / 'work'), cwd=tmp_path)
+    # the config was found: the tool got as far as checking its data
+    assert errors[0].startswith(
+        'error: train_dataloader: data/cityscapes/ does not exist')
+    path, _ = Config._get_cfg_path(
+        'mmkd::digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py', '')
+    assert osp.samefile(path, osp.join(
+        ROOT, 'configs/digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py'))
+    # a distill config names its teacher's config in the package, so that
+    # it builds from anywhere
+    monkeypatch.chdir(tmp_path)
+    teacher = Config.fromfile(path).model.teacher
+    assert teacher.config == 'mmkd::digitscapes/pspnet_r18w16_digitscapes.py'
+    assert load_model_config(teacher.config).backbone.base_channels == 16

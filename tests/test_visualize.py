@@ -79,8 +79,8 @@ def test_a_picture_per_image_with_each_models_miou(digitscapes):
     images = [f'data/digitscapes/leftImg8bit/test/digitown/'
               f'digitown_000000_00000{i}_leftImg8bit.png' for i in (0, 1)]
     result = visualize(root, PAIR, str(student), *images, '--out',
-                       str(root / 'pictures'), '--teacher-config', TEACHER,
-                       '--teacher-checkpoint', str(teacher))
+                       str(root / 'pictures'), '--teacher-checkpoint',
+                       str(teacher))
     assert result.returncode == 0, result.stderr[-3000:]
     for image in images:
         stem = osp.splitext(osp.basename(image))[0]

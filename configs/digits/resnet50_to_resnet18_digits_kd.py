@@ -8,7 +8,7 @@ model = dict(
     type='mmkd.ClsDistiller',
     student={{_base_.model}},
     teacher=dict(
-        config='configs/digits/resnet50_digits.py',
+        config='mmkd::digits/resnet50_digits.py',
         checkpoint='work_dirs/resnet50_digits/epoch_20.pth'),
     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=4.0, loss_weight=1.0)))
 

@@ -9,7 +9,7 @@ model = dict(
     type='mmkd.SegDistiller',
     student=_base_.model,
     teacher=dict(
-        config='configs/digitscapes/pspnet_r18w16_digitscapes.py',
+        config='mmkd::digitscapes/pspnet_r18w16_digitscapes.py',
         checkpoint='work_dirs/pspnet_r18w16_digitscapes/iter_1000.pth'),
     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=1.0)))
 
