@@ -253,6 +253,21 @@ def test_exported_student_is_a_plain_mmseg_model(dataset, trained, tmp_path):
         image).seg_logits.data)
 
 
+def test_visualize_draws_a_cityscapes_image(dataset, trained, tmp_path):
+    root, teacher = dataset
+    checkpoint, _ = trained
+    image = sorted(glob.glob(str(root / 'leftImg8bit/val/*/*.png')))[0]
+    log = run_tool('tools/visualize.py', TINY_CONFIG, str(checkpoint), image,
+                   '--out', str(tmp_path / 'pictures'),
+                   '--teacher-checkpoint', str(teacher))
+    stem = osp.splitext(osp.basename(image))[0]
+    # the ground truth was found (labelTrainIds beside the polygons): each
+    # model has its mIoU on the image
+    assert re.search(rf'wrote {tmp_path}/pictures/{stem}\.png \(teacher '
+                     r'[\d.]+ mIoU, student [\d.]+ mIoU\)', log), log[-2000:]
+    assert (tmp_path / 'pictures' / f'{stem}.png').stat().st_size > 0
+
+
 def test_export_refuses_a_checkpoint_without_a_student(dataset, tmp_path):
     _, teacher = dataset
     code, log = run(sys.executable, 'tools/export_student.py', str(teacher),
