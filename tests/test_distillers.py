@@ -273,6 +273,23 @@ def test_an_unknown_teacher_dtype_is_refused(task, task_checkpoint):
         build(distiller_cfg(task_checkpoint, task=task, teacher_dtype='fp8'))
 
 
+def assert_same_training_step(plain, other, task):
+    """One training step of each distiller (the same student weights
+    before it) logs the same losses and leaves the same student."""
+    plain.train()
+    other.train()
+    torch.manual_seed(0)  # the same dropout draws
+    expected = train_step(plain, task.make_batch())
+    torch.manual_seed(0)
+    got = train_step(other, task.make_batch())
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-5,
+                                   msg=key)
+    for key, value in plain.student.state_dict().items():
+        torch.testing.assert_close(other.student.state_dict()[key], value,
+                                   rtol=1e-4, atol=1e-5, msg=key)
+
+
 def test_channels_last_changes_the_layout_not_the_step(task, task_checkpoint):
     plain = build(distiller_cfg(task_checkpoint, task=task))
     fast = build(distiller_cfg(task_checkpoint, task=task,
@@ -284,18 +301,7 @@ def test_channels_last_changes_the_layout_not_the_step(task, task_checkpoint):
         assert weights and all(
             w.is_contiguous(memory_format=torch.channels_last)
             for w in weights)
-    plain.train()
-    fast.train()
-    torch.manual_seed(0)  # the same dropout draws
-    expected = train_step(plain, task.make_batch())
-    torch.manual_seed(0)
-    got = train_step(fast, task.make_batch())
-    for key, value in expected.items():
-        torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-5,
-                                   msg=key)
-    for key, value in plain.student.state_dict().items():
-        torch.testing.assert_close(fast.student.state_dict()[key], value,
-                                   rtol=1e-4, atol=1e-5, msg=key)
+    assert_same_training_step(plain, fast, task)
 
 
 def test_compiled_networks_train_and_predict_as_eager_ones(
@@ -313,18 +319,7 @@ def test_compiled_networks_train_and_predict_as_eager_ones(
     assert compiled.student.backbone._compiled_call_impl is not None
     assert compiled.teacher.backbone._compiled_call_impl is not None
     assert plain.student.backbone._compiled_call_impl is None
-    plain.train()
-    compiled.train()
-    torch.manual_seed(0)  # the same dropout draws
-    expected = train_step(plain, task.make_batch())
-    torch.manual_seed(0)
-    got = train_step(compiled, task.make_batch())
-    for key, value in expected.items():
-        torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-5,
-                                   msg=key)
-    for key, value in plain.student.state_dict().items():
-        torch.testing.assert_close(compiled.student.state_dict()[key], value,
-                                   rtol=1e-4, atol=1e-5, msg=key)
+    assert_same_training_step(plain, compiled, task)
     plain.eval()
     compiled.eval()
     batch = task.make_batch(seed=3)
