@@ -68,13 +68,8 @@ def label_path(cfg: Config, image: str) -> Optional[str]:
     layout (``data_prefix`` and suffixes, as in Cityscapes), or None when
     there is none."""
     import inspect
-
-    from mmengine.registry import DATASETS
     dataset = cfg.test_dataloader.dataset
-    with DATASETS.switch_scope_and_registry(cfg.get('default_scope',
-                                                    'mmseg')) as registry:
-        parameters = inspect.signature(
-            registry.get(dataset.type).__init__).parameters
+    parameters = inspect.signature(_dataset_class(cfg).__init__).parameters
 
     def setting(name):  # the config's, else the dataset class's default
         default = parameters[name].default if name in parameters else None
@@ -152,7 +147,7 @@ def render(cfg: Config, student: nn.Module, teacher: nn.Module, image: str,
     predictions = {name: r.pred_sem_seg.data[0].numpy()
                    for name, r in results.items()}
     meta = student.dataset_meta if getattr(student, 'dataset_meta', None) \
-        else _dataset_meta(cfg)
+        else _dataset_class(cfg).METAINFO
     num_classes = len(meta['classes'])
     label_file = label_path(cfg, image)
     label = imread(label_file, flag='unchanged') if label_file else None
@@ -185,8 +180,9 @@ def render(cfg: Config, student: nn.Module, teacher: nn.Module, image: str,
     return scores
 
 
-def _dataset_meta(cfg: Config) -> dict:
+def _dataset_class(cfg: Config) -> type:
+    """The class of ``cfg``'s test dataset, from its scope's registry."""
     from mmengine.registry import DATASETS
     with DATASETS.switch_scope_and_registry(cfg.get('default_scope',
                                                     'mmseg')) as registry:
-        return registry.get(cfg.test_dataloader.dataset.type).METAINFO
+        return registry.get(cfg.test_dataloader.dataset.type)
