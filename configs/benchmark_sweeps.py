@@ -59,6 +59,12 @@ seg = dict(
                      default=[],
                      w10=losses('loss_pcd', loss_weight=10.0),
                      w30=losses('loss_pcd', loss_weight=30.0))),
+        # beyond the logits: DIST on the auxiliary heads too, and CWD on
+        # the PSP bottleneck's features through a connector
+        dist_aux=dict(config='pspnet_r18w16_to_r18w8_digitscapes_dist_aux',
+                      settings=dict(default=[])),
+        cwd_feat=dict(config='pspnet_r18w16_to_r18w8_digitscapes_cwd_feat',
+                      settings=dict(default=[])),
     ))
 
 cls = dict(

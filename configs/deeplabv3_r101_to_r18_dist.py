@@ -2,7 +2,7 @@
 # Teacher, student, data and schedule as in deeplabv3_r101_to_r18_kd.py.
 # beta = gamma = tau = 1 and weight 1 are the authors' segmentation setting
 # (hunto/DIST_KD, segmentation/train_kd.py); there the aux head's logits
-# are distilled too (weight 0.4), here the decode head's only.
+# are distilled too (weight 0.4): that is deeplabv3_r101_to_r18_dist_aux.py.
 _base_ = ['./deeplabv3_r101_to_r18_kd.py']
 
 model = dict(

@@ -306,14 +306,27 @@ def test_export_of_a_legacy_pickle_needs_trust(dataset, trained, tmp_path):
 # ---- distributed -------------------------------------------------------------
 
 
-def test_two_processes_train_one_student(dataset, tmp_path):
+# a feature loss through a connector (R18's PSP bottleneck has 128
+# channels, R101's 512), whose parameters DDP must keep equal on all ranks
+FEATURE_LOSS = """
+model = dict(distill_losses=dict(loss_feat=dict(
+    type='CWDLoss', student='decode_head.bottleneck',
+    teacher='decode_head.bottleneck',
+    connector=dict(type='mmkd.ConvConnector', in_channels=128,
+                   out_channels=512))))
+"""
+
+
+@pytest.mark.parametrize('extra, port', [('', 29731), (FEATURE_LOSS, 29732)],
+                         ids=['logits', 'connector'])
+def test_two_processes_train_one_student(dataset, tmp_path, extra, port):
     root, teacher = dataset
     config = tmp_path / 'rank_weights_config.py'
     config.write_text(
         f"_base_ = ['{TINY_CONFIG}']\n"
         "custom_imports = dict(imports=['mmkd', 'rank_weights'])\n"
-        "custom_hooks = [dict(type='SaveRankWeightsHook')]\n")
-    env = dict(os.environ, PORT='29731',
+        "custom_hooks = [dict(type='SaveRankWeightsHook')]\n" + extra)
+    env = dict(os.environ, PORT=str(port),
                PATH=osp.dirname(sys.executable) + os.pathsep +
                os.environ['PATH'],
                PYTHONPATH=osp.join(ROOT, 'tests'))
@@ -328,14 +341,17 @@ def test_two_processes_train_one_student(dataset, tmp_path):
     ranks = [torch.load(tmp_path / f'work/rank{rank}.pth', weights_only=True)
              for rank in (0, 1)]
     saved = torch.load(tmp_path / 'work/iter_3.pth', weights_only=True)
-    for name, value in ranks[0]['student'].items():
-        if 'running_' in name or 'num_batches' in name:
-            continue  # BN statistics: rank-local after the last step on CPU
-        assert torch.equal(value, ranks[1]['student'][name]), name
-        assert torch.equal(value, saved['state_dict'][f'student.{name}'])
+    for part in ('student', 'connectors'):
+        for name, value in ranks[0][part].items():
+            if 'running_' in name or 'num_batches' in name:
+                continue  # BN statistics: rank-local after the last step
+            assert torch.equal(value, ranks[1][part][name]), name
+            assert torch.equal(value, saved['state_dict'][f'{part}.{name}'])
+    assert bool(ranks[0]['connectors']) == bool(extra)
     for rank in ranks:
-        # DDP reduces the gradients of the student's parameters, and only
-        assert rank['reduced_parameters'] == rank['student_parameters'] > 0
+        # DDP reduces the gradients of the student's and connectors'
+        # parameters, and only those
+        assert rank['reduced_parameters'] == rank['trained_parameters'] > 0
         assert rank['reduced_teacher_parameters'] == 0
 
 

@@ -17,8 +17,11 @@ from mmkd.testing import write_model_checkpoint
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ARCHITECTURES = ('pspnet', 'deeplabv3')
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*_r101_to_r18_*.py')))
-LOSS_TYPES = {'kd': 'KDLoss', 'bdd': 'BDDLoss', 'dist': 'DISTLoss',
-              'cwd': 'CWDLoss', 'pcd': 'PCDLoss'}
+LOSS_TYPES = {'kd': ['KDLoss'], 'bdd': ['BDDLoss'], 'dist': ['DISTLoss'],
+              'cwd': ['CWDLoss'], 'pcd': ['PCDLoss'],
+              # logits, then the auxiliary heads / the bottleneck features
+              'dist_aux': ['DISTLoss', 'DISTLoss'],
+              'cwd_feat': ['CWDLoss', 'CWDLoss']}
 
 
 def architecture_and_method(path):
@@ -69,7 +72,7 @@ def test_config_builds_and_trains_one_step(path, r101_checkpoints):
     cfg = Config.fromfile(path)
     architecture, method = architecture_and_method(path)
     losses = cfg.model.distill_losses
-    assert [loss.type for loss in losses.values()] == [LOSS_TYPES[method]]
+    assert [loss.type for loss in losses.values()] == LOSS_TYPES[method]
     assert cfg.model.teacher.checkpoint.startswith(
         'https://download.openmmlab.com/mmsegmentation/v0.5/'
         f'{architecture}/{architecture}_r101-d8_512x1024_80k_cityscapes/')
@@ -88,6 +91,6 @@ def test_config_builds_and_trains_one_step(path, r101_checkpoints):
         torch.optim.SGD(distiller.parameters(), lr=0.01))
     log_vars = distiller.train_step(
         make_seg_batch(size=(64, 128), num_classes=19), optim_wrapper)
-    name = next(iter(losses))
-    assert torch.isfinite(log_vars[f'distill.{name}'])
+    for name in losses:
+        assert torch.isfinite(log_vars[f'distill.{name}'])
     assert torch.isfinite(log_vars['loss'])

@@ -217,7 +217,8 @@ def test_there_are_the_teacher_the_student_and_every_method():
     assert {osp.basename(path)[:-3] for path in CONFIGS} == {
         'pspnet_r18w16_digitscapes', 'pspnet_r18w8_digitscapes'} | {
             f'pspnet_r18w16_to_r18w8_digitscapes_{method}'
-            for method in ('kd', 'cwd', 'dist', 'bdd', 'bdd_spatial', 'pcd')}
+            for method in ('kd', 'cwd', 'dist', 'bdd', 'bdd_spatial', 'pcd',
+                           'dist_aux', 'cwd_feat')}
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)

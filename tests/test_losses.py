@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mmengine.logging import MessageHub
 
-from mmkd.models.losses import (BDDLoss, CWDLoss, DISTLoss, KDLoss, PCDLoss,
-                                bdd_loss, cwd_loss, dist_loss, kd_loss,
-                                pcd_loss)
+from mmkd.models.losses import (BDDLoss, CWDLoss, DISTLoss, KDLoss, MSELoss,
+                                PCDLoss, bdd_loss, cwd_loss, dist_loss,
+                                kd_loss, mse_loss, pcd_loss)
 from mmkd.models.losses.pcd import group_layout, stage_sequence
 from mmkd.models.losses.utils import divergences
 from mmkd.registry import MODELS
@@ -550,3 +550,20 @@ def test_pcd_configuration_errors():
         PCDLoss(num_stages=0)
     with pytest.raises(ValueError, match='needs at least as many classes'):
         PCDLoss(num_stages=4)(logits(2, 3), logits(2, 3, seed=1))
+
+
+def test_mse_loss_by_hand():
+    student = torch.tensor([[[[1.0, 2.0]], [[0.0, 4.0]]]])  # [1, 2, 1, 2]
+    teacher = torch.tensor([[[[0.0, 2.0]], [[3.0, 0.0]]]])
+    # per position, mean over the 2 channels: (1 + 9) / 2 and (0 + 16) / 2
+    assert mse_loss(student, teacher).item() == pytest.approx((5 + 8) / 2)
+    right = torch.tensor([[[False, True]]])
+    assert mse_loss(student, teacher, valid_mask=right).item() == \
+        pytest.approx(8.0)
+    assert mse_loss(teacher, teacher).item() == 0
+    loss = MSELoss(loss_weight=0.5)
+    assert loss(student, teacher).item() == pytest.approx(0.5 * 6.5)
+    student.requires_grad_(True)
+    mse_loss(student, teacher).backward()
+    # d/ds mean((s - t)^2) over 4 values: (s - t) / 2
+    torch.testing.assert_close(student.grad, (student - teacher).detach() / 2)

@@ -212,13 +212,14 @@ def test_the_finite_check_reads_the_device_once_per_step(teacher_checkpoint):
         loss_cwd=dict(type='CWDLoss'))
     distiller = build(cfg)
     logits = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    pairs = distiller.distill_pairs(*logits, {}, {})
     with HostReads() as reads:
-        losses = distiller.distill(*logits)
+        losses = distiller.distill(pairs)
     assert len(losses) == 3 and reads.count == 1
     # a NaN is still named, after the one read found it
     logits[1][0, 0, 0, 0] = float('nan')
     with pytest.raises(NonFiniteLossError, match='distill.loss_kd'):
-        distiller.distill(*logits)
+        distiller.distill(distiller.distill_pairs(*logits, {}, {}))
 
 
 def test_nonfinite_distill_takes_raise_or_skip(task, task_checkpoint):

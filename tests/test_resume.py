@@ -224,3 +224,49 @@ def test_two_ranks_each_resume_their_own_random_state(run_config, tmp_path):
     got = student(resumed / 'iter_6.pth')
     different = [k for k in expected if not torch.equal(got[k], expected[k])]
     assert not different
+
+
+def test_a_connector_resumes_exactly_and_stays_out_of_the_export(
+        run_config, tmp_path):
+    """The run above plus a feature loss through a connector: the
+    connector is in the training checkpoints and resumes exactly; the
+    exported student has no trace of it and loads strictly into the plain
+    MMSegmentation model."""
+    config = tmp_path / 'feature_resume.py'
+    config.write_text(f'''
+_base_ = [{run_config!r}]
+model = dict(distill_losses=dict(loss_feat=dict(
+    type='CWDLoss', tau=4.0, loss_weight=3.0,
+    student='decode_head.bottleneck', teacher='decode_head.bottleneck',
+    connector=dict(type='mmkd.ConvConnector', in_channels=16,
+                   out_channels=64))))
+''')
+    whole = tmp_path / 'whole'
+    result = train(str(config), whole)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'distill.loss_feat' in result.stdout + result.stderr
+    result = resumed_from(whole / 'iter_3.pth', str(config),
+                          tmp_path / 'resumed')
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = student(whole / 'iter_6.pth')
+    got = student(tmp_path / 'resumed' / 'iter_6.pth')
+    connector = [k for k in expected if k.startswith('connectors.loss_feat.')]
+    assert len(connector) == 6  # conv weight; BN weight, bias, running stats
+    at_3 = student(whole / 'iter_3.pth')
+    assert not torch.equal(at_3['connectors.loss_feat.0.weight'],
+                           expected['connectors.loss_feat.0.weight'])
+    different = [k for k in expected if not torch.equal(got[k], expected[k])]
+    assert not different
+
+    exported = tmp_path / 'student.pth'
+    result = subprocess.run(
+        [sys.executable, 'tools/export_student.py', str(whole / 'iter_6.pth'),
+         str(exported)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    weights = torch.load(exported, weights_only=True)['state_dict']
+    assert not any('connector' in key for key in weights)
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+    register_all_modules()
+    plain = MODELS.build(Config.fromfile(str(config)).model.student)
+    plain.load_state_dict(weights, strict=True)

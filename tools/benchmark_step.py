@@ -272,13 +272,11 @@ def losses_alone(distiller, inputs):
     teacher_logits = distiller.teacher_logits(inputs)
     with torch.no_grad():
         student_logits = distiller.logits(distiller.student, inputs)
-    if teacher_logits.shape != student_logits.shape:  # as SegDistiller does
-        teacher_logits = torch.nn.functional.interpolate(
-            teacher_logits, size=student_logits.shape[2:], mode='bilinear')
     student_logits.requires_grad_(True)
+    pairs = distiller.distill_pairs(student_logits, teacher_logits, {}, {})
 
     def run():
-        total = sum(distiller.distill(student_logits, teacher_logits).values())
+        total = sum(distiller.distill(pairs).values())
         total.backward()
         student_logits.grad = None
 
@@ -320,8 +318,10 @@ def time_rounds(job, methods):
                        distiller_cls.num_classes(distiller.student),
                        distiller.data_preprocessor, job)
     inputs = student_inputs(distiller, batch)
+    # the compared settings are logit losses: no modules named, no
+    # connectors
     losses = {name: distiller.distill_losses if settings is None else
-              distiller._build_losses(settings).to(device)
+              distiller._build_losses(settings)[0].to(device)
               for name, settings in methods.items()}
 
     def with_losses(name, run):

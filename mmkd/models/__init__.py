@@ -1,2 +1,3 @@
+from .connectors import ConvConnector, IdentityConnector  # noqa: F401
 from .distillers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

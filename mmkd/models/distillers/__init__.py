@@ -1,6 +1,7 @@
 from .base import BaseDistiller, DistillerConfigError, NonFiniteLossError
+from .capture import ModulePathError
 from .cls_distiller import ClsDistiller
 from .seg_distiller import SegDistiller
 
 __all__ = ['BaseDistiller', 'ClsDistiller', 'DistillerConfigError',
-           'NonFiniteLossError', 'SegDistiller']
+           'ModulePathError', 'NonFiniteLossError', 'SegDistiller']

@@ -1,19 +1,21 @@
 """What every distiller shares: a frozen teacher, a trained student, and
-distill losses between their logits.
+distill losses between their logits (or the outputs of modules the losses
+name, see :mod:`.capture`).
 
 The data path of a training step, which each task's distiller spells out in
 its ``loss``::
 
-    inputs -> teacher (eval, no grad) -> teacher logits --.
-    inputs -> student -> student logits ------------------+-> distill losses
-                      '-> student's own task losses
+    inputs -> teacher (eval, no grad) -> teacher logits (+ named outputs) --.
+    inputs -> student -> student logits (+ named outputs) -> connectors ----+
+                      '-> student's own task losses          distill losses <'
 """
 import contextlib
 import copy
 import logging
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel, revert_sync_batchnorm
@@ -23,8 +25,11 @@ from torch import nn
 from mmkd.checkpoint import (check_finite, load_checkpoint_file,
                              load_state_dict_verified, state_dict_of)
 from mmkd.registry import MODELS
+from .capture import captured_tensor, check_module_path
 
 ConfigType = Union[dict, ConfigDict]
+#: student and teacher tensors of each distill loss, keyed by its name
+Pairs = Dict[str, Tuple[torch.Tensor, torch.Tensor]]
 TEACHER_DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16}
 
 
@@ -148,9 +153,21 @@ class BaseDistiller(BaseModel):
             skipped ones, and ``trust_checkpoint=True`` to load a file that
             needs the full unpickler (which can run code from the file).
         distill_losses (dict): name -> loss config, each called as
-            ``loss(student_logits, teacher_logits)``. Names start with
-            ``loss`` so that mmengine adds them to the total loss; they are
-            logged as ``distill.<name>``.
+            ``loss(student_tensor, teacher_tensor, valid_mask=...)``. Names
+            start with ``loss`` so that mmengine adds them to the total
+            loss; they are logged as ``distill.<name>``. By default a loss
+            compares the two networks' logits (what :meth:`logits`
+            returns). Three optional keys of a loss config say otherwise:
+            ``student`` and ``teacher``, given together, are module paths
+            (as in ``named_modules()``, e.g. ``'auxiliary_head'`` or
+            ``'decode_head.bottleneck'``) whose outputs the loss compares,
+            captured by forward hooks during the training step only; and
+            ``connector``, a module config (``mmkd.ConvConnector``,
+            ``mmkd.IdentityConnector``) applied to the student's tensor
+            first, trained with the student, saved in training checkpoints
+            and left out of the exported student. 4-D teacher tensors are
+            resized bilinearly to the student's height and width; after
+            that the shapes must be equal.
         data_preprocessor (dict, optional): the batch preprocessor of both
             networks. mmengine's runner passes the config's top-level
             ``data_preprocessor`` here, as it does for any model. Defaults
@@ -189,6 +206,8 @@ class BaseDistiller(BaseModel):
 
     #: the registry scope of the task library: 'mmseg' or 'mmpretrain'
     task_scope: str
+    #: how 4-D teacher tensors are resized to the student's (bilinear)
+    align_corners: bool = False
 
     def __init__(self,
                  student: ConfigType,
@@ -230,7 +249,8 @@ class BaseDistiller(BaseModel):
                                                     self.task_scope)
         self.teacher = build_teacher(teacher, self.task_scope)
         self._check_pair()
-        self.distill_losses = self._build_losses(distill_losses)
+        self.distill_losses, self.connectors, self.module_pairs = \
+            self._build_losses(distill_losses)
         self.teacher_dtype = teacher_dtype
         self.channels_last = channels_last
         self.nonfinite_distill = nonfinite_distill
@@ -238,26 +258,47 @@ class BaseDistiller(BaseModel):
         if channels_last:
             self.student.to(memory_format=torch.channels_last)
             self.teacher.to(memory_format=torch.channels_last)
+            self.connectors.to(memory_format=torch.channels_last)
         compile_modules(self.student, compile)
         compile_modules(self.teacher, compile)
         if not save_teacher:
             self.register_state_dict_post_hook(_drop_teacher_weights)
             self.register_load_state_dict_post_hook(_forgive_missing_teacher)
 
-    def _build_losses(self, configs: Dict[str, ConfigType]) -> nn.ModuleDict:
+    def _build_losses(
+        self, configs: Dict[str, ConfigType]
+    ) -> Tuple[nn.ModuleDict, nn.ModuleDict, Dict[str, Tuple[str, str]]]:
+        """The losses and the connectors (by loss name, where given) of
+        ``configs``, and loss name -> (student path, teacher path) for the
+        losses that name modules; the others compare logits."""
         if not configs:
             raise DistillerConfigError('distill_losses is empty: a distiller '
                                        'needs at least one distill loss')
-        for name in configs:
+        losses, connectors, module_pairs = {}, {}, {}
+        for name, cfg in configs.items():
             if not name.startswith('loss'):
                 raise DistillerConfigError(
                     f'distill loss name {name!r} must start with "loss", or '
                     'mmengine would log it without adding it to the total '
                     'loss')
-        return nn.ModuleDict({
-            name: build_in_scope(cfg, MODELS.scope)
-            for name, cfg in configs.items()
-        })
+            cfg = dict(cfg)
+            student_path = cfg.pop('student', None)
+            teacher_path = cfg.pop('teacher', None)
+            connector = cfg.pop('connector', None)
+            if (student_path is None) != (teacher_path is None):
+                raise DistillerConfigError(
+                    f'distill loss {name!r} names a module of one network '
+                    f'only (student={student_path!r}, teacher='
+                    f'{teacher_path!r}): name both, or neither to distil '
+                    'the logits')
+            if student_path is not None:
+                check_module_path(self.student, student_path, 'student')
+                check_module_path(self.teacher, teacher_path, 'teacher')
+                module_pairs[name] = (student_path, teacher_path)
+            if connector is not None:
+                connectors[name] = build_in_scope(connector, MODELS.scope)
+            losses[name] = build_in_scope(cfg, MODELS.scope)
+        return nn.ModuleDict(losses), nn.ModuleDict(connectors), module_pairs
 
     def _check_pair(self) -> None:
         teacher_classes = self.num_classes(self.teacher)
@@ -287,10 +328,16 @@ class BaseDistiller(BaseModel):
         """``model``'s logits for ``inputs``, without losses."""
         raise NotImplementedError
 
+    def teacher_forward(self, teacher: nn.Module,
+                        inputs: torch.Tensor) -> torch.Tensor:
+        """The teacher's logits; tasks whose named teacher modules lie off
+        that path (an auxiliary head) run them here too."""
+        return self.logits(teacher, inputs)
+
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """The teacher's logits, without grad, in ``teacher_dtype`` if set,
         as float32."""
-        return frozen_logits(self.logits, self.teacher, inputs,
+        return frozen_logits(self.teacher_forward, self.teacher, inputs,
                              self.teacher_dtype)
 
     def train(self, mode: bool = True) -> 'BaseDistiller':
@@ -298,20 +345,67 @@ class BaseDistiller(BaseModel):
         self.teacher.eval()
         return self
 
+    def student_paths(self) -> List[str]:
+        """The student modules whose outputs the losses read."""
+        return sorted({pair[0] for pair in self.module_pairs.values()})
+
+    def teacher_paths(self) -> List[str]:
+        """The teacher modules whose outputs the losses read."""
+        return sorted({pair[1] for pair in self.module_pairs.values()})
+
+    def distill_pairs(self, student_logits: torch.Tensor,
+                      teacher_logits: torch.Tensor,
+                      student_outputs: Dict[str, torch.Tensor],
+                      teacher_outputs: Dict[str, torch.Tensor]) -> Pairs:
+        """The two tensors each distill loss compares: the logits, or the
+        captured outputs of the modules it names; the student's through its
+        connector, the teacher's as float32 and resized to the student's
+        height and width (4-D)."""
+        pairs = {}
+        for name in self.distill_losses:
+            where = 'logits'
+            student, teacher = student_logits, teacher_logits
+            if name in self.module_pairs:
+                student_path, teacher_path = self.module_pairs[name]
+                where = f'student {student_path!r}, teacher {teacher_path!r}'
+                student = captured_tensor(student_outputs, student_path,
+                                          'student')
+                teacher = captured_tensor(teacher_outputs, teacher_path,
+                                          'teacher').float()
+            if name in self.connectors:
+                student = self.connectors[name](student)
+                where += ' (student through its connector)'
+            if teacher.dim() == 4 and student.dim() == 4 and \
+                    teacher.shape[2:] != student.shape[2:]:
+                teacher = F.interpolate(teacher, size=student.shape[2:],
+                                        mode='bilinear',
+                                        align_corners=self.align_corners)
+            if student.shape != teacher.shape:
+                raise DistillerConfigError(
+                    f'distill loss {name!r} cannot compare the {where}: '
+                    f'student {tuple(student.shape)}, teacher '
+                    f'{tuple(teacher.shape)} (after resizing the teacher\'s '
+                    'height and width); a connector maps the student\'s '
+                    'channels to the teacher\'s')
+            pairs[name] = student, teacher
+        return pairs
+
     def distill(
         self,
-        student_logits: torch.Tensor,
-        teacher_logits: torch.Tensor,
-        valid_mask: Optional[torch.Tensor] = None
+        pairs: Pairs,
+        valid_mask: Optional[Callable[[torch.Size],
+                                      Optional[torch.Tensor]]] = None
     ) -> Dict[str, torch.Tensor]:
-        """Every distill loss on one pair of logits times ``distill_scale``,
-        keyed for the log; ``valid_mask`` (``[N]`` or ``[N, H, W]``)
-        restricts the positions."""
-        losses = {
-            f'distill.{name}': self.distill_scale * loss(
-                student_logits, teacher_logits, valid_mask=valid_mask)
-            for name, loss in self.distill_losses.items()
-        }
+        """Every distill loss on its pair (:meth:`distill_pairs`) times
+        ``distill_scale``, keyed for the log. ``valid_mask(shape)``, if
+        given, is the mask of the positions that count for a pair of that
+        shape (``[N]`` or ``[N, H, W]``), or None for all."""
+        losses = {}
+        for name, loss in self.distill_losses.items():
+            student, teacher = pairs[name]
+            mask = valid_mask(student.shape) if valid_mask else None
+            losses[f'distill.{name}'] = self.distill_scale * loss(
+                student, teacher, valid_mask=mask)
         # One host synchronisation per step, whatever the number of losses;
         # the per-loss values are read only when something is wrong.
         if torch.isfinite(torch.stack(

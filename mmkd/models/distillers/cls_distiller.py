@@ -6,6 +6,7 @@ from torch import nn
 
 from mmkd.registry import MODELS
 from .base import BaseDistiller
+from .capture import capture_outputs
 
 
 @MODELS.register_module()
@@ -16,6 +17,8 @@ class ClsDistiller(BaseDistiller):
     ``cls.loss`` (with batch augmentations such as Mixup applied by the data
     preprocessor to the batch both networks see) plus ``distill.<name>``.
     The teacher computes features and head logits only, without loss.
+    Distill losses may name modules of both networks instead of the logits
+    (e.g. ``student='neck', teacher='neck'``: the pooled features).
 
     Args: as :class:`BaseDistiller`; teacher and student are MMPretrain
     classifier configs (``mmpretrain::`` paths for the teacher's config).
@@ -33,10 +36,16 @@ class ClsDistiller(BaseDistiller):
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List) -> Dict[str, torch.Tensor]:
-        teacher_logits = self.teacher_logits(inputs)
-        student_logits = self.logits(self.student, inputs)
+        with capture_outputs(self.teacher,
+                             self.teacher_paths()) as teacher_outputs:
+            teacher_logits = self.teacher_logits(inputs)
+        with capture_outputs(self.student,
+                             self.student_paths()) as student_outputs:
+            student_logits = self.logits(self.student, inputs)
         losses = self._task_losses(student_logits, data_samples)
-        losses.update(self.distill(student_logits, teacher_logits))
+        losses.update(self.distill(self.distill_pairs(
+            student_logits, teacher_logits, student_outputs,
+            teacher_outputs)))
         return losses
 
     def student_loss(self, inputs: torch.Tensor,

@@ -8,6 +8,7 @@ from torch import nn
 
 from mmkd.registry import MODELS
 from .base import BaseDistiller
+from .capture import capture_outputs
 
 
 @MODELS.register_module()
@@ -15,14 +16,17 @@ class SegDistiller(BaseDistiller):
     """Distill a segmentor's decode-head logits into another's.
 
     Distill losses see the decode heads' logits before upsampling,
-    ``[N, C, h, w]`` (1/8 of the input for the ``-d8`` models). When the
-    two networks' logits differ in size, the teacher's are resized
-    bilinearly to the student's: the student's logits are what is trained,
-    and the smaller map keeps the losses cheap.
+    ``[N, C, h, w]`` (1/8 of the input for the ``-d8`` models), or the
+    outputs of the modules they name (e.g. ``student='auxiliary_head',
+    teacher='auxiliary_head'``: the auxiliary heads' logits). When the two
+    tensors differ in height and width, the teacher's are resized
+    bilinearly to the student's: the student's are what is trained, and
+    the smaller map keeps the losses cheap.
 
     The training step returns the student's own losses
     (``decode.loss_ce``, ``aux.loss_ce``, ...) plus ``distill.<name>``.
-    The teacher's auxiliary head and losses are never computed.
+    The teacher's losses are never computed, and its auxiliary head only
+    when a distill loss reads it.
 
     Args:
         distill_ignore_index (int, optional): leave the pixels labelled so in
@@ -40,6 +44,11 @@ class SegDistiller(BaseDistiller):
                  **kwargs):
         super().__init__(*args, **kwargs)
         self.distill_ignore_index = distill_ignore_index
+        self.align_corners = self.student.decode_head.align_corners
+        # The teacher's auxiliary head runs only when a loss reads it.
+        self.teacher_runs_auxiliary = any(
+            path.split('.')[0] == 'auxiliary_head'
+            for path in self.teacher_paths())
 
     @staticmethod
     def num_classes(model: nn.Module) -> int:
@@ -49,28 +58,55 @@ class SegDistiller(BaseDistiller):
     def logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         return model.decode_head(model.extract_feat(inputs))
 
+    def teacher_forward(self, teacher: nn.Module,
+                        inputs: torch.Tensor) -> torch.Tensor:
+        features = teacher.extract_feat(inputs)
+        if self.teacher_runs_auxiliary:
+            # its output reaches the losses through the capture hooks
+            teacher.auxiliary_head(features)
+        return teacher.decode_head(features)
+
     def loss(self, inputs: torch.Tensor,
              data_samples: List) -> Dict[str, torch.Tensor]:
-        teacher_logits = self.teacher_logits(inputs)
-        features = self.student.extract_feat(inputs)
-        student_logits = self.student.decode_head(features)
-        losses = add_prefix(
-            self.student.decode_head.loss_by_feat(student_logits,
-                                                  data_samples), 'decode')
-        if self.student.with_auxiliary_head:
-            losses.update(
-                self.student._auxiliary_head_forward_train(
-                    features, data_samples))
-        if teacher_logits.shape[2:] != student_logits.shape[2:]:
-            teacher_logits = F.interpolate(
-                teacher_logits, size=student_logits.shape[2:],
-                mode='bilinear',
-                align_corners=self.student.decode_head.align_corners)
+        with capture_outputs(self.teacher,
+                             self.teacher_paths()) as teacher_outputs:
+            teacher_logits = self.teacher_logits(inputs)
+        with capture_outputs(self.student,
+                             self.student_paths()) as student_outputs:
+            features = self.student.extract_feat(inputs)
+            student_logits = self.student.decode_head(features)
+            losses = add_prefix(
+                self.student.decode_head.loss_by_feat(student_logits,
+                                                      data_samples),
+                'decode')
+            if self.student.with_auxiliary_head:
+                losses.update(self.auxiliary_losses(features, data_samples))
+        pairs = self.distill_pairs(student_logits, teacher_logits,
+                                   student_outputs, teacher_outputs)
         valid_mask = None
         if self.distill_ignore_index is not None:
-            valid_mask = self.labelled_pixels(data_samples,
-                                              student_logits.shape[2:])
-        losses.update(self.distill(student_logits, teacher_logits, valid_mask))
+            def valid_mask(shape):
+                if len(shape) != 4:
+                    return None  # pooled outputs have no pixels to leave out
+                return self.labelled_pixels(data_samples, shape[2:])
+        losses.update(self.distill(pairs, valid_mask))
+        return losses
+
+    def auxiliary_losses(self, features: List[torch.Tensor],
+                         data_samples: List) -> Dict[str, torch.Tensor]:
+        """The student's auxiliary losses, keyed as ``EncoderDecoder`` keys
+        them (``aux.*``, or ``aux_<i>.*`` for a list of heads). Each head is
+        called as a module, not through its ``loss`` (which calls
+        ``forward`` directly), so that capture hooks on it fire."""
+        heads = self.student.auxiliary_head
+        if isinstance(heads, nn.ModuleList):
+            named = {f'aux_{index}': head for index, head in enumerate(heads)}
+        else:
+            named = {'aux': heads}
+        losses = {}
+        for prefix, head in named.items():
+            losses.update(add_prefix(
+                head.loss_by_feat(head(features), data_samples), prefix))
         return losses
 
     def student_loss(self, inputs: torch.Tensor,

@@ -1,0 +1,15 @@
+# CWD on the decode heads' logits and on their bottleneck features, as
+# configs/pspnet_r101_to_r18_cwd_feat.py: the student's bottleneck (16
+# channels) reaches the teacher's (64) through a 1x1 convolution with
+# batch norm. Teacher, student, data and schedule as in
+# pspnet_r18w16_to_r18w8_digitscapes_kd.py.
+_base_ = ['./pspnet_r18w16_to_r18w8_digitscapes_cwd.py']
+
+model = dict(
+    distill_losses=dict(
+        loss_feat=dict(
+            type='CWDLoss', tau=4.0, loss_weight=3.0,
+            student='decode_head.bottleneck',
+            teacher='decode_head.bottleneck',
+            connector=dict(type='mmkd.ConvConnector', in_channels=16,
+                           out_channels=64))))
