@@ -273,9 +273,11 @@ def losses_alone(distiller, inputs):
     with torch.no_grad():
         student_logits = distiller.logits(distiller.student, inputs)
     student_logits.requires_grad_(True)
-    pairs = distiller.distill_pairs(student_logits, teacher_logits, {}, {})
 
     def run():
+        # built here: the phase swaps the distiller's losses before it runs
+        pairs = distiller.distill_pairs(student_logits, teacher_logits, {},
+                                        {})
         total = sum(distiller.distill(pairs).values())
         total.backward()
         student_logits.grad = None
