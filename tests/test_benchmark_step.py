@@ -216,3 +216,20 @@ def test_gpu_check_compares_shared_and_isolated_peaks(tmp_path):
     assert '| student | 100 | 104 | 0.962 |' in lines
     assert '| distill (KD) | 120 | 125 | 0.960 |' in lines
     assert not any(line.startswith('| teacher') for line in lines)
+
+
+def test_losses_that_name_modules(tmp_path):
+    """The auxiliary heads' and the bottleneck features' losses time on
+    the tensors a training step hands them (captured, through the
+    connector)."""
+    for method in ('dist_aux', 'cwd_feat'):
+        out = tmp_path / f'{method}.json'
+        result = benchmark(
+            'configs/digitscapes/'
+            f'pspnet_r18w16_to_r18w8_digitscapes_{method}.py', '--crop',
+            '32', '64', '--batch', '2', '--iters', '1', '--warmup', '0',
+            '--phases', 'time', '--json', str(out))
+        assert result.returncode == 0, result.stderr[-3000:]
+        figures = json.loads(out.read_text())
+        assert 0 < figures['distill']['config']['losses_ms'] < \
+            figures['distill']['config']['train_ms']

@@ -266,21 +266,51 @@ def student_inputs(distiller, batch):
     return inputs
 
 
-def losses_alone(distiller, inputs):
-    """The distill losses, forward and backward, on one step's logits."""
+def captured_pairs(distiller, batch):
+    """The tensors of the losses that name modules, as one training step
+    hands them to the losses (captured outputs, the student's through its
+    connector), the student's side made a leaf of its own."""
+    import torch
+    recorded = {}
+
+    def record(pairs, valid_mask=None):
+        for name in distiller.module_pairs:
+            student, teacher = pairs[name]
+            recorded[name] = student.detach().requires_grad_(True), teacher
+        return {}
+
+    distiller.distill = record  # the instance attribute shadows the method
+    try:
+        with torch.no_grad():
+            distiller.loss(**distiller.data_preprocessor(batch, True))
+    finally:
+        del distiller.distill
+    return recorded
+
+
+def losses_alone(distiller, inputs, batch):
+    """The distill losses, forward and backward, on one step's logits (and
+    captured outputs, for losses that name modules)."""
     import torch
     teacher_logits = distiller.teacher_logits(inputs)
     with torch.no_grad():
         student_logits = distiller.logits(distiller.student, inputs)
+    if teacher_logits.shape != student_logits.shape:  # as the distiller does
+        teacher_logits = torch.nn.functional.interpolate(
+            teacher_logits, size=student_logits.shape[2:], mode='bilinear',
+            align_corners=distiller.align_corners)
     student_logits.requires_grad_(True)
+    captured = captured_pairs(distiller, batch) if distiller.module_pairs \
+        else {}
 
     def run():
-        # built here: the phase swaps the distiller's losses before it runs
-        pairs = distiller.distill_pairs(student_logits, teacher_logits, {},
-                                        {})
+        # per run: the phase swaps the distiller's losses before it runs
+        pairs = {name: captured.get(name, (student_logits, teacher_logits))
+                 for name in distiller.distill_losses}
         total = sum(distiller.distill(pairs).values())
         total.backward()
-        student_logits.grad = None
+        for student, _ in pairs.values():
+            student.grad = None
 
     return run
 
@@ -341,7 +371,7 @@ def time_rounds(job, methods):
         phases[f'distill:{name}'] = with_losses(
             name, lambda: distiller.train_step(batch, distiller_optim))
         phases[f'losses:{name}'] = with_losses(
-            name, losses_alone(distiller, inputs))
+            name, losses_alone(distiller, inputs, batch))
     phases['distill_val'] = Validation(distiller, batch)
 
     times = {name: [] for name in phases}
