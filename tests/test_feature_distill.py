@@ -64,8 +64,9 @@ def test_captured_outputs_are_those_of_the_modules_called_directly(
     assert student_aux.shape == teacher_aux.shape == (2, 4, 4, 4)
     assert student_bottleneck.shape == (2, 16, 4, 4)
     assert teacher_bottleneck.shape == (2, 32, 4, 4)
-    torch.testing.assert_close(losses['distill.loss_aux'],
-                               0.4 * kd_loss(student_aux, teacher_aux, tau=2.0))
+    torch.testing.assert_close(
+        losses['distill.loss_aux'],
+        0.4 * kd_loss(student_aux, teacher_aux, tau=2.0))
     torch.testing.assert_close(
         losses['distill.loss_feat'],
         2.0 * mse_loss(connected, teacher_bottleneck))
@@ -142,8 +143,8 @@ def test_shapes_that_cannot_be_compared_name_both_modules(
     with pytest.raises(DistillerConfigError) as error:
         distiller.loss(**data)
     message = str(error.value)
-    assert "'loss_feat' cannot compare the student 'decode_head.bottleneck', " \
-        "teacher 'decode_head.bottleneck'" in message
+    assert "'loss_feat' cannot compare the student " \
+        "'decode_head.bottleneck', teacher 'decode_head.bottleneck'" in message
     assert 'student (2, 16, 4, 4), teacher (2, 32, 4, 4)' in message
 
 

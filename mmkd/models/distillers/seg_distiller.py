@@ -1,5 +1,5 @@
 """Logit distillation between two MMSegmentation ``EncoderDecoder`` models."""
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -62,8 +62,10 @@ class SegDistiller(BaseDistiller):
                         inputs: torch.Tensor) -> torch.Tensor:
         features = teacher.extract_feat(inputs)
         if self.teacher_runs_auxiliary:
-            # its output reaches the losses through the capture hooks
-            teacher.auxiliary_head(features)
+            # their outputs reach the losses through the capture hooks
+            heads = teacher.auxiliary_head
+            for head in heads if isinstance(heads, nn.ModuleList) else [heads]:
+                head(features)
         return teacher.decode_head(features)
 
     def loss(self, inputs: torch.Tensor,
@@ -83,14 +85,17 @@ class SegDistiller(BaseDistiller):
                 losses.update(self.auxiliary_losses(features, data_samples))
         pairs = self.distill_pairs(student_logits, teacher_logits,
                                    student_outputs, teacher_outputs)
-        valid_mask = None
-        if self.distill_ignore_index is not None:
-            def valid_mask(shape):
-                if len(shape) != 4:
-                    return None  # pooled outputs have no pixels to leave out
-                return self.labelled_pixels(data_samples, shape[2:])
-        losses.update(self.distill(pairs, valid_mask))
+        losses.update(self.distill(pairs, self.valid_masks(data_samples)))
         return losses
+
+    def valid_masks(self, data_samples: List) -> Optional[Callable]:
+        """Without ``distill_ignore_index``, None (every pixel counts); else
+        shape -> the labelled pixels of a 4-D tensor of that shape (None
+        for pooled ones: no pixels to leave out)."""
+        if self.distill_ignore_index is None:
+            return None
+        return lambda shape: self.labelled_pixels(
+            data_samples, shape[2:]) if len(shape) == 4 else None
 
     def auxiliary_losses(self, features: List[torch.Tensor],
                          data_samples: List) -> Dict[str, torch.Tensor]:
