@@ -225,20 +225,15 @@ def test_conv_connector_maps_channels_and_checks_its_input():
         connector(torch.randn(2, 4, 4, 4))
 
 
-def test_outputs_inside_compiled_modules_are_captured(teacher_checkpoint):
-    """The bottleneck lies inside the compiled decode head: its hook must
-    fire there as in the eager model (aot_eager: see test_distillers)."""
-    eager = feature_distiller(teacher_checkpoint, loss_feat=FEAT_MSE)
+def test_compile_is_refused_with_losses_that_name_modules(
+        teacher_checkpoint):
+    """Compiled code can run without the hooks that capture the named
+    outputs (it did in a full test run: the teacher's bottleneck was never
+    captured), so the combination is an error at build."""
     cfg = distiller_cfg(teacher_checkpoint,
                         compile=dict(backend='aot_eager'))
     cfg['distill_losses'].update(loss_feat=FEAT_MSE)
-    compiled = build(cfg)
-    compiled.load_state_dict(eager.state_dict())
-    compiled.train()
-    compiled.student.decode_head.dropout.p = 0.0
-    compiled.student.auxiliary_head.dropout.p = 0.0
-    data = eager.data_preprocessor(make_seg_batch(), True)
-    for step in range(2):  # hooks are added and removed at every step
-        want = eager.loss(**data)['distill.loss_feat']
-        have = compiled.loss(**data)['distill.loss_feat']
-        torch.testing.assert_close(have, want, rtol=1e-4, atol=1e-6)
+    with pytest.raises(DistillerConfigError, match=r"compile cannot be "
+                       r"combined with distill losses that name modules "
+                       r"\(\['loss_feat'\]\)"):
+        build(cfg)

@@ -190,7 +190,8 @@ class BaseDistiller(BaseModel):
             module is compiled in place (``nn.Module.compile``), so
             parameter names, checkpoints and the exported student are
             those of the eager model; the teacher is compiled for its
-            no-grad inference. Default False.
+            no-grad inference. Not with losses that name modules (their
+            capture hooks may be skipped by compiled code). Default False.
         nonfinite_distill (str): what a NaN or infinite distill loss does:
             ``'raise'`` (default) stops the run with
             :class:`NonFiniteLossError` naming the loss and the iteration;
@@ -251,6 +252,13 @@ class BaseDistiller(BaseModel):
         self._check_pair()
         self.distill_losses, self.connectors, self.module_pairs = \
             self._build_losses(distill_losses)
+        if compile is not False and self.module_pairs:
+            # Hooks added to modules inside a compiled one are not called
+            # reliably: compiled code can run without them.
+            raise DistillerConfigError(
+                f'compile cannot be combined with distill losses that name '
+                f'modules ({sorted(self.module_pairs)}): their outputs are '
+                'captured by forward hooks, which compiled modules may skip')
         self.teacher_dtype = teacher_dtype
         self.channels_last = channels_last
         self.nonfinite_distill = nonfinite_distill
