@@ -266,25 +266,28 @@ def student_inputs(distiller, batch):
     return inputs
 
 
-def captured_pairs(distiller, batch):
-    """The tensors of the losses that name modules, as one training step
-    hands them to the losses (captured outputs, the student's through its
-    connector), the student's side made a leaf of its own."""
+def captured_outputs(distiller, batch):
+    """The outputs of the modules that the losses name, as one training
+    step captures them: ``(student's, teacher's)`` dicts by module path,
+    the student's made leaves of their own."""
     import torch
-    recorded = {}
+    recorded = []
+    pair = distiller.distill_pairs
 
-    def record(pairs, valid_mask=None):
-        for name in distiller.module_pairs:
-            student, teacher = pairs[name]
-            recorded[name] = student.detach().requires_grad_(True), teacher
-        return {}
+    def record(student_logits, teacher_logits, student_outputs,
+               teacher_outputs):
+        recorded[:] = [{path: output.detach().requires_grad_(True)
+                        for path, output in student_outputs.items()},
+                       teacher_outputs]
+        return pair(student_logits, teacher_logits, student_outputs,
+                    teacher_outputs)
 
-    distiller.distill = record  # the instance attribute shadows the method
+    distiller.distill_pairs = record  # the instance attribute shadows it
     try:
         with torch.no_grad():
             distiller.loss(**distiller.data_preprocessor(batch, True))
     finally:
-        del distiller.distill
+        del distiller.distill_pairs
     return recorded
 
 
@@ -295,22 +298,18 @@ def losses_alone(distiller, inputs, batch):
     teacher_logits = distiller.teacher_logits(inputs)
     with torch.no_grad():
         student_logits = distiller.logits(distiller.student, inputs)
-    if teacher_logits.shape != student_logits.shape:  # as the distiller does
-        teacher_logits = torch.nn.functional.interpolate(
-            teacher_logits, size=student_logits.shape[2:], mode='bilinear',
-            align_corners=distiller.align_corners)
     student_logits.requires_grad_(True)
-    captured = captured_pairs(distiller, batch) if distiller.module_pairs \
-        else {}
+    student_outputs, teacher_outputs = captured_outputs(distiller, batch) \
+        if distiller.module_pairs else ({}, {})
 
     def run():
-        # per run: the phase swaps the distiller's losses before it runs
-        pairs = {name: captured.get(name, (student_logits, teacher_logits))
-                 for name in distiller.distill_losses}
+        # built here: the phase swaps the distiller's losses before it runs
+        pairs = distiller.distill_pairs(student_logits, teacher_logits,
+                                        student_outputs, teacher_outputs)
         total = sum(distiller.distill(pairs).values())
         total.backward()
-        for student, _ in pairs.values():
-            student.grad = None
+        for leaf in (student_logits, *student_outputs.values()):
+            leaf.grad = None
 
     return run
 
