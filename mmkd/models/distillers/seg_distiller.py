@@ -63,8 +63,7 @@ class SegDistiller(BaseDistiller):
         features = teacher.extract_feat(inputs)
         if self.teacher_runs_auxiliary:
             # their outputs reach the losses through the capture hooks
-            heads = teacher.auxiliary_head
-            for head in heads if isinstance(heads, nn.ModuleList) else [heads]:
+            for head in auxiliary_heads(teacher).values():
                 head(features)
         return teacher.decode_head(features)
 
@@ -103,13 +102,8 @@ class SegDistiller(BaseDistiller):
         them (``aux.*``, or ``aux_<i>.*`` for a list of heads). Each head is
         called as a module, not through its ``loss`` (which calls
         ``forward`` directly), so that capture hooks on it fire."""
-        heads = self.student.auxiliary_head
-        if isinstance(heads, nn.ModuleList):
-            named = {f'aux_{index}': head for index, head in enumerate(heads)}
-        else:
-            named = {'aux': heads}
         losses = {}
-        for prefix, head in named.items():
+        for prefix, head in auxiliary_heads(self.student).items():
             losses.update(add_prefix(
                 head.loss_by_feat(head(features), data_samples), prefix))
         return losses
@@ -126,3 +120,12 @@ class SegDistiller(BaseDistiller):
         labels = torch.stack([s.gt_sem_seg.data for s in data_samples])
         labels = F.interpolate(labels.float(), size=size, mode='nearest')
         return labels[:, 0] != self.distill_ignore_index
+
+
+def auxiliary_heads(model: nn.Module) -> Dict[str, nn.Module]:
+    """An ``EncoderDecoder``'s auxiliary heads by the prefix it gives their
+    losses: ``aux``, or ``aux_<i>`` for a list of heads."""
+    heads = model.auxiliary_head
+    if isinstance(heads, nn.ModuleList):
+        return {f'aux_{index}': head for index, head in enumerate(heads)}
+    return {'aux': heads}
