@@ -18,9 +18,9 @@ seg = dict(
     pretrain=['pretrain/pretrain_r18w8_digit_patches',
               'pretrain/pretrain_r18w16_digit_patches'],
     # the student's schedule doubled: its test score must barely move
-    double_schedule=['train_cfg.max_iters=2000', 'train_cfg.val_interval=500',
-                     'param_scheduler.0.end=2000',
-                     'default_hooks.checkpoint.interval=2000'],
+    double_schedule=['train_cfg.max_iters=4000', 'train_cfg.val_interval=1000',
+                     'param_scheduler.0.end=4000',
+                     'default_hooks.checkpoint.interval=4000'],
     methods=dict(
         kd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_kd',
                 settings=dict(

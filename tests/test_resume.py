@@ -238,7 +238,7 @@ _base_ = [{run_config!r}]
 model = dict(distill_losses=dict(loss_feat=dict(
     type='CWDLoss', tau=4.0, loss_weight=3.0,
     student='decode_head.bottleneck', teacher='decode_head.bottleneck',
-    connector=dict(type='mmkd.ConvConnector', in_channels=16,
+    connector=dict(type='mmkd.ConvConnector', in_channels=64,
                    out_channels=64))))
 ''')
     whole = tmp_path / 'whole'

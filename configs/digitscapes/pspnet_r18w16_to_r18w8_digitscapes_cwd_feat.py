@@ -1,7 +1,7 @@
 # CWD on the decode heads' logits and on their bottleneck features, as
-# configs/pspnet_r101_to_r18_cwd_feat.py: the student's bottleneck (16
-# channels) reaches the teacher's (64) through a 1x1 convolution with
-# batch norm. Teacher, student, data and schedule as in
+# configs/pspnet_r101_to_r18_cwd_feat.py, through a 1x1 convolution with
+# batch norm: both bottlenecks have 64 channels here, and the connector is
+# still the trained map that FitNets and CWD put between the two. Teacher, student, data and schedule as in
 # pspnet_r18w16_to_r18w8_digitscapes_kd.py.
 _base_ = ['./pspnet_r18w16_to_r18w8_digitscapes_cwd.py']
 
@@ -11,5 +11,5 @@ model = dict(
             type='CWDLoss', tau=4.0, loss_weight=3.0,
             student='decode_head.bottleneck',
             teacher='decode_head.bottleneck',
-            connector=dict(type='mmkd.ConvConnector', in_channels=16,
+            connector=dict(type='mmkd.ConvConnector', in_channels=64,
                            out_channels=64))))

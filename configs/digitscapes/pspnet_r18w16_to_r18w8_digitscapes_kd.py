@@ -10,7 +10,7 @@ model = dict(
     student=_base_.model,
     teacher=dict(
         config='mmkd::digitscapes/pspnet_r18w16_digitscapes.py',
-        checkpoint='work_dirs/pspnet_r18w16_digitscapes/iter_1000.pth'),
+        checkpoint='work_dirs/pspnet_r18w16_digitscapes/iter_2000.pth'),
     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=1.0)))
 
 # --resume continues exactly where the run stopped.

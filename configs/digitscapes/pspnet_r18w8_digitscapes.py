@@ -1,6 +1,6 @@
 # The student trained alone on DigitScapes: a PSPNet on a ResNetV1c-18 of
 # base width 8, its backbone pretrained on digit patches
-# (pretrain/pretrain_r18w8_digit_patches.py), 1000 iterations of batch 8.
+# (pretrain/pretrain_r18w8_digit_patches.py), 2000 iterations of batch 8.
 _base_ = ['./_base_/digitscapes.py', './_base_/backbones.py']
 
 model = dict(
@@ -14,7 +14,7 @@ model = dict(
         type='PSPHead',
         in_channels=_base_.student_channels[1],
         in_index=3,
-        channels=16,
+        channels=_base_.head_channels,
         pool_scales=(1, 2, 3, 6),
         dropout_ratio=0.1,
         num_classes=_base_.num_classes,
@@ -25,7 +25,7 @@ model = dict(
         type='FCNHead',
         in_channels=_base_.student_channels[0],
         in_index=2,
-        channels=8,
+        channels=_base_.auxiliary_channels,
         num_convs=1,
         concat_input=False,
         dropout_ratio=0.1,
