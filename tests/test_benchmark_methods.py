@@ -146,3 +146,32 @@ def test_pages_from_made_up_results(tmp_path, monkeypatch):
         page = (tmp_path / 'docs' / name).read_text()
         assert page.count('KD helps here.') == 1
         assert page.index(reading) < page.index('| method |')
+
+
+def test_test_figures_are_reused_only_for_the_run_that_wrote_them(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(benchmark_methods, 'ROOT', str(tmp_path))
+    tests = []
+
+    def fake_test(config, checkpoint, work_dir, metric, threads=None):
+        tests.append(checkpoint)
+        return {'mIoU': float(len(tests))}
+
+    monkeypatch.setattr(benchmark_methods, 'test', fake_test)
+    (tmp_path / 'run').mkdir()
+    bench = benchmark_methods.Benchmark(benchmark_methods.TASKS['seg'], {},
+                                        jobs=1)
+    first = dict(settings='a', checkpoint='run/iter_1.pth', reused=False)
+    assert bench.tested('c.py', first, 'run') == {'mIoU': 1.0}
+    assert bench.tested('c.py', dict(first, reused=True), 'run') == {
+        'mIoU': 1.0}
+    assert len(tests) == 1
+    # the work dir retrained with other settings: its old figures are stale
+    other = dict(settings='b', checkpoint='run/iter_1.pth', reused=True)
+    assert bench.tested('c.py', other, 'run') == {'mIoU': 2.0}
+    # a run trained again with the same settings is tested again too
+    assert bench.tested('c.py', dict(other, reused=False), 'run') == {
+        'mIoU': 3.0}
+    # a test.json of the older format (figures only) is not trusted
+    (tmp_path / 'run' / 'test.json').write_text('{"mIoU": 9.0}')
+    assert bench.tested('c.py', other, 'run') == {'mIoU': 4.0}

@@ -194,17 +194,27 @@ class Benchmark:
         result['curve'] = val_curve(work_dir, self.task.metric)
         result['work_dir'] = work_dir
         if tested:
-            test_file = osp.join(ROOT, work_dir, 'test.json')
-            if result['reused'] and osp.exists(test_file):
-                with open(test_file) as file:
-                    result['test'] = json.load(file)
-            else:
-                result['test'] = test(run.config, result['checkpoint'],
-                                      osp.join(work_dir, 'test'),
-                                      self.task.metric, threads=self.threads)
-                with open(test_file, 'w') as file:
-                    json.dump(result['test'], file, indent=1)
+            result['test'] = self.tested(run.config, result, work_dir)
         return result
+
+    def tested(self, config: str, result: Dict, work_dir: str) -> Dict:
+        """Test figures of ``result``'s checkpoint, kept in
+        ``work_dir/test.json`` with the run's settings digest: read back
+        only for the very run that wrote them, so that a run retrained in
+        an older run's work dir is tested again."""
+        path = osp.join(ROOT, work_dir, 'test.json')
+        if result['reused'] and osp.exists(path):
+            with open(path) as file:
+                saved = json.load(file)
+            if saved.get('settings') == result['settings']:
+                return saved['figures']
+        figures = test(config, result['checkpoint'],
+                       osp.join(work_dir, 'test'), self.task.metric,
+                       threads=self.threads)
+        with open(path, 'w') as file:
+            json.dump(dict(settings=result['settings'], figures=figures),
+                      file, indent=1)
+        return figures
 
     def run_all(self, runs: List[Run], tested: bool) -> Dict[Run, Dict]:
         progress = Progress(len(runs), self.jobs)
