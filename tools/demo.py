@@ -119,7 +119,7 @@ def main():
          for name in PRETRAIN}, reuse)
     upstream = tuple(record['settings'] for record in pretrained.values())
 
-    step('training the teacher and the student alone (about 4 min)')
+    step('training the teacher and the student alone (about 8 min)')
     models = train_side_by_side(
         {label: (osp.join(CONFIGS, f'{name}.py'),
                  osp.join('work_dirs', name), [], upstream)
@@ -130,7 +130,7 @@ def main():
     method, setting, config, options, val_miou = chosen_bdd()
     settings = ' '.join(options) or 'its config as it is'
     step(f'distilling with {method} ({setting}: {settings}; chosen on val '
-         f'in {SWEEP}, val mIoU {val_miou:.2f}) (about 3 min)')
+         f'in {SWEEP}, val mIoU {val_miou:.2f}) (about 6 min)')
     label = f'student with BDD ({method}, {setting})'
     models.update(train_side_by_side(
         {label: (config, 'work_dirs/demo_bdd', options,
