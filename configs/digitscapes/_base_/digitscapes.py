@@ -22,7 +22,7 @@ data_preprocessor = dict(
 # 0.5-2x, PhotoMetricDistortion's defaults) plus rotations of up to 10
 # degrees slowed training down several times: a width-8 student reached
 # 78.5 val mIoU in 1000 iterations with them, 82.0 with these, 82.9 with
-# none (docs/results_digitscapes.md). The checked loaders name a missing
+# none (docs/digitscapes_regime.md). The checked loaders name a missing
 # or bad file (label values included).
 train_pipeline = [
     dict(type='mmkd.LoadCheckedImage'),
