@@ -68,27 +68,31 @@ seg = dict(
     ))
 
 cls = dict(
-    teacher='resnet50_digits',
-    student='resnet18_digits',
+    teacher='resnet18w16_digits',
+    student='resnet18w4_digits',
     pretrain=[],
-    double_schedule=['train_cfg.max_epochs=20', 'train_cfg.val_interval=5',
-                     'param_scheduler.0.T_max=20',
-                     'default_hooks.checkpoint.interval=20'],
+    double_schedule=['train_cfg.max_epochs=30', 'train_cfg.val_interval=5',
+                     'param_scheduler.0.T_max=30',
+                     'default_hooks.checkpoint.interval=30'],
     methods=dict(
-        kd=dict(config='resnet50_to_resnet18_digits_kd', settings=dict(
+        kd=dict(config='resnet18w16_to_resnet18w4_digits_kd', settings=dict(
             default=[],
             tau1=losses('loss_kd', tau=1.0),
             w3=losses('loss_kd', loss_weight=3.0))),
-        dist=dict(config='resnet50_to_resnet18_digits_dist', settings=dict(
-            default=[],
-            w2=losses('loss_dist', loss_weight=2.0),
-            tau4=losses('loss_dist', tau=4.0))),
-        bdd=dict(config='resnet50_to_resnet18_digits_bdd', settings=dict(
-            default=[],
-            rw0_3=losses('loss_bdd', reverse_weight=0.3),
-            tau1=losses('loss_bdd', tau_forward=1.0, tau_reverse=1.0))),
-        pcd=dict(config='resnet50_to_resnet18_digits_pcd', settings=dict(
-            default=[],
-            w10=losses('loss_pcd', loss_weight=10.0),
-            tau1=losses('loss_pcd', tau=1.0))),
+        dist=dict(config='resnet18w16_to_resnet18w4_digits_dist',
+                  settings=dict(
+                      default=[],
+                      w2=losses('loss_dist', loss_weight=2.0),
+                      tau4=losses('loss_dist', tau=4.0))),
+        bdd=dict(config='resnet18w16_to_resnet18w4_digits_bdd',
+                 settings=dict(
+                     default=[],
+                     rw0_3=losses('loss_bdd', reverse_weight=0.3),
+                     tau1=losses('loss_bdd', tau_forward=1.0,
+                                 tau_reverse=1.0))),
+        pcd=dict(config='resnet18w16_to_resnet18w4_digits_pcd',
+                 settings=dict(
+                     default=[],
+                     w10=losses('loss_pcd', loss_weight=10.0),
+                     tau1=losses('loss_pcd', tau=1.0))),
     ))

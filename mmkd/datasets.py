@@ -19,11 +19,14 @@ they read Cityscapes::
 The three splits draw from disjoint digit scans (:func:`scan_split`):
 settings are chosen on val, results are reported on test.
 
-The classification counterpart, :func:`write_digit_folders`, writes the
-same scans, each upsampled to 16x16, as one PNG per scan in the folder
-layout MMPretrain's ``CustomDataset`` reads (a folder per class)::
+The classification counterpart, :func:`write_digit_patches`, draws the
+same scans as DigitScapes draws digits, each alone on a small patch of
+paper, in the folder layout MMPretrain's ``CustomDataset`` reads (a folder
+per class)::
 
-    {train,val,test}/<digit>/<scan index>.png
+    {train,val,test}/<digit>/<scan index>_<copy>.png
+
+Its train split also pretrains the DigitScapes backbones.
 """
 import os
 import os.path as osp
@@ -35,8 +38,7 @@ from mmseg.datasets import BaseSegDataset
 
 from mmkd.registry import DATASETS
 
-__all__ = ['DigitScapesDataset', 'write_digitscapes', 'write_digit_folders',
-           'write_digit_patches']
+__all__ = ['DigitScapesDataset', 'write_digitscapes', 'write_digit_patches']
 
 CLASSES = ('background', ) + tuple(str(digit) for digit in range(10))
 PALETTE = [[0, 0, 0], [230, 25, 75], [60, 180, 75], [255, 225, 25],
@@ -50,9 +52,8 @@ DIGITS_PER_IMAGE = (6, 9)  # at least, at most; all different
 DIGIT_SIZE = (24, 34)  # height in pixels, at least, at most
 JITTER = 4  # pixels a digit's centre may move from its cell's centre
 INK, RIM = 0.25, 0.1  # ink above INK is labelled, RIM..INK is ignored
-SCAN_SIZE = 16  # side of a classification image, upsampled from 8
-PATCH_SIZE = 36  # side of a pretraining patch, room for the largest digit
-PATCH_COPIES = 4  # pretraining patches per train scan
+PATCH_SIZE = 36  # side of a patch, room for the largest digit
+PATCH_COPIES = 4  # patches per scan, each drawn anew
 
 
 @DATASETS.register_module()
@@ -177,41 +178,28 @@ def write_digitscapes(root: str, seed: int = 0) -> str:
     return root
 
 
-def write_digit_folders(root: str) -> str:
-    """Write the digit scans for classification under ``root`` (see the
-    module docstring): white ink on black, bicubic upsampling to
-    ``SCAN_SIZE``, the same splits as DigitScapes. Deterministic; returns
-    ``root``."""
-    for split, (indices, scans, digits) in digit_scans().items():
-        for digit in range(10):
-            os.makedirs(osp.join(root, split, str(digit)), exist_ok=True)
-        for index, scan, digit in zip(indices, scans, digits):
-            image = cv2.resize(scan, (SCAN_SIZE, SCAN_SIZE),
-                               interpolation=cv2.INTER_CUBIC)
-            cv2.imwrite(osp.join(root, split, str(digit), f'{index:04d}.png'),
-                        np.clip(image * 255, 0, 255).round().astype(np.uint8))
-    return root
-
-
 def write_digit_patches(root: str, seed: int = 0) -> str:
-    """Write the pretraining set of the DigitScapes backbones under
-    ``root``: each train scan drawn ``PATCH_COPIES`` times, each val scan
-    once, as DigitScapes draws digits (size, colour, paper), alone on a
-    ``PATCH_SIZE`` square patch, in MMPretrain's folder layout::
+    """Write the digit patches under ``root``: each scan drawn
+    ``PATCH_COPIES`` times as DigitScapes draws digits (size, colour,
+    paper), alone on a ``PATCH_SIZE`` square patch, in MMPretrain's folder
+    layout, with DigitScapes' splits (:func:`scan_split`)::
 
-        {train,val}/<digit>/<scan index>_<copy>.png
+        {train,val,test}/<digit>/<scan index>_<copy>.png
 
-    A classifier trained on it starts the segmentation backbones, as
-    ImageNet classifiers start Cityscapes ones. Same seed, same bytes;
-    returns ``root``."""
+    The classification counterpart of DigitScapes (``configs/digits``);
+    its train split also pretrains the segmentation backbones
+    (``configs/digitscapes/pretrain``), as ImageNet classifiers start
+    Cityscapes ones. Val and test hold four drawings of each of their 180
+    scans, so that one drawing's luck weighs less. Each split draws from a
+    random stream of its own: same seed, same bytes, and the train split's
+    bytes do not depend on the others. Returns ``root``."""
     scans = digit_scans()
-    for split_index, split in enumerate(('train', 'val')):
+    for split_index, split in enumerate(('train', 'val', 'test')):
         rng = np.random.default_rng([seed, split_index])
-        copies = PATCH_COPIES if split == 'train' else 1
         for digit in range(10):
             os.makedirs(osp.join(root, split, str(digit)), exist_ok=True)
         for index, scan, digit in zip(*scans[split]):
-            for copy in range(copies):
+            for copy in range(PATCH_COPIES):
                 image = _background(rng, (PATCH_SIZE, PATCH_SIZE))
                 ink = _ink(rng, scan)
                 _draw(rng, image, ink, _place(

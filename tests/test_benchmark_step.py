@@ -66,8 +66,8 @@ def test_segmentation_every_loss_on_one_pair(tmp_path):
 def test_classification_config_losses(tmp_path):
     out = tmp_path / 'step.json'
     result = benchmark(
-        'configs/digits/resnet50_to_resnet18_digits_bdd.py', '--crop', '16',
-        '16', '--batch', '4', '--iters', '1', '--warmup', '0', '--json',
+        'configs/digits/resnet18w16_to_resnet18w4_digits_bdd.py', '--crop',
+        '16', '16', '--batch', '4', '--iters', '1', '--warmup', '0', '--json',
         str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     check_figures(json.loads(out.read_text()), ['config'], rounds=1)
@@ -75,13 +75,13 @@ def test_classification_config_losses(tmp_path):
 
 def test_amp_needs_cuda():
     result = benchmark(
-        'configs/digits/resnet50_to_resnet18_digits_kd.py', '--amp')
+        'configs/digits/resnet18w16_to_resnet18w4_digits_kd.py', '--amp')
     assert result.returncode == 2
     assert '--amp needs --device cuda' in result.stderr
 
 
 def test_a_config_without_a_distiller_is_refused():
-    result = benchmark('configs/digits/resnet18_digits.py')
+    result = benchmark('configs/digits/resnet18w4_digits.py')
     assert result.returncode == 1
     assert "model.type is 'ImageClassifier', not a distiller" in \
         result.stderr

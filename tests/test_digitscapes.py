@@ -13,9 +13,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmkd.datasets import (CLASSES, IMAGE_SIZE, PATCH_SIZE, SPLITS,
-                           DigitScapesDataset, digit_scans, scan_split,
-                           write_digit_patches, write_digitscapes)
+from mmkd.datasets import (CLASSES, IMAGE_SIZE, SPLITS, DigitScapesDataset,
+                           digit_scans, scan_split, write_digit_patches,
+                           write_digitscapes)
 from mmkd.testing import write_model_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -99,25 +99,6 @@ def test_a_canvas_holds_most_classes_each_digit_once(digitscapes):
             assert columns.max() - columns.min() < 50
     assert min(counts) >= 7 and max(counts) <= 11
     assert np.mean(counts) > 8
-
-
-def test_digit_patches_for_pretraining(tmp_path):
-    root = write_digit_patches(str(tmp_path / 'patches'))
-    scans = digit_scans()
-    for split, copies in (('train', 4), ('val', 1)):
-        names = glob.glob(osp.join(root, split, '*', '*.png'))
-        assert len(names) == copies * len(scans[split][0])
-        image = cv2.imread(names[0])
-        assert image.shape == (PATCH_SIZE, PATCH_SIZE, 3)
-    # no test scan is drawn: the test split stays unseen
-    assert not osp.exists(osp.join(root, 'test'))
-    train_scans = {int(osp.basename(name).split('_')[0]) for name in
-                   glob.glob(osp.join(root, 'train', '*', '*.png'))}
-    assert train_scans == set(scans['train'][0])
-    # each patch sits in its digit's folder
-    digit_of = dict(zip(scans['train'][0], scans['train'][2]))
-    for name in glob.glob(osp.join(root, 'train', '3', '*.png')):
-        assert digit_of[int(osp.basename(name).split('_')[0])] == 3
 
 
 def test_the_dataset_class_reads_the_layout(digitscapes):

@@ -5,9 +5,9 @@ chosen on val, results reported on test.
         [--seeds 0 1 2] [--jobs 2] [--methods kd bdd ...] [--sweeps FILE]
 
 The runs are declared in configs/benchmark_sweeps.py. ``--task seg``
-(default): PSPNets on DigitScapes, mIoU; ``--task cls``: ResNets on the
-digit scans, top-1 accuracy. The tool builds the data if missing, pretrains
-the backbones and trains the teacher once, then
+(default): PSPNets on DigitScapes, mIoU; ``--task cls``: classifiers on
+the digit patches, top-1 accuracy. The tool builds the data if missing,
+pretrains the backbones and trains the teacher once, then
 
 1. **sweep** (seed 0, val): the student alone and every setting of every
    method; each method's best setting on val is chosen; writes
@@ -49,8 +49,7 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmkd.curves import plot_curves, read_scalars  # noqa: E402
-from mmkd.datasets import (write_digit_folders, write_digit_patches,  # noqa: E402,E501
-                           write_digitscapes)
+from mmkd.datasets import write_digit_patches, write_digitscapes  # noqa: E402,E501
 from mmkd.runs import (ROOT, mean_and_std, paired_interval, parse_test_log,  # noqa: E402,E501
                        test, trained, val_curve, write_missing)
 from mmkd.version import __version__  # noqa: E402
@@ -88,7 +87,7 @@ TASKS = {
     'seg': Task(
         name='seg', library='mmseg', configs='configs/digitscapes',
         datasets=(('data/digitscapes', 'gtFine/test', write_digitscapes),
-                  ('data/digit_patches', 'val/9', write_digit_patches)),
+                  ('data/digit_patches', 'test/9', write_digit_patches)),
         metric='mIoU', metric_name='DigitScapes mIoU (%)',
         split_options=seg_split, work_dirs='work_dirs/benchmark',
         sweep_page='docs/sweep_digitscapes.md',
@@ -96,12 +95,13 @@ TASKS = {
         title='Methods on DigitScapes'),
     'cls': Task(
         name='cls', library='mmpretrain', configs='configs/digits',
-        datasets=(('data/digits', 'test/9', write_digit_folders), ),
-        metric='accuracy/top1', metric_name='digits top-1 accuracy (%)',
+        datasets=(('data/digit_patches', 'test/9', write_digit_patches), ),
+        metric='accuracy/top1',
+        metric_name='digit patches top-1 accuracy (%)',
         split_options=cls_split, work_dirs='work_dirs/benchmark_cls',
         sweep_page='docs/sweep_digits_cls.md',
         results_page='docs/results_digits_cls.md',
-        title='Methods on the handwritten digits, classification'),
+        title='Methods on the digit patches, classification'),
 }
 
 

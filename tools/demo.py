@@ -44,7 +44,7 @@ PICTURE_IMAGE = ('data/digitscapes/leftImg8bit/test/digitown/'
                  'digitown_000000_000001_leftImg8bit.png')
 PICTURE = 'work_dirs/demo_digitscapes_prediction.png'
 DATASETS = (('data/digitscapes', 'gtFine/test', write_digitscapes),
-            ('data/digit_patches', 'val/9', write_digit_patches))
+            ('data/digit_patches', 'test/9', write_digit_patches))
 TEACHER_LABEL = 'teacher: PSPNet-R18 (width 16)'
 STUDENT_LABEL = 'student alone: PSPNet-R18 (width 8)'
 

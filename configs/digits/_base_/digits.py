@@ -1,63 +1,24 @@
-# The handwritten digits of scikit-learn for classification, 16x16, a
-# folder per class (mmkd/datasets.py; build them with
-# tools/make_digitscapes.py data/digits --task cls), an epoch schedule and
-# MMPretrain's default runtime: what every configs/digits config shares.
-# Sized for a 2-core CPU.
-_base_ = ['mmpretrain::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmkd'], allow_failed_imports=False)
+# The classification counterpart of DigitScapes: the digit patches (each
+# handwritten scan drawn as DigitScapes draws digits, alone on a 36x36
+# patch of paper; mmkd/datasets.py write_digit_patches), classified by the
+# DigitScapes backbones. Data and model parts are the pretraining's
+# (configs/digitscapes/_base_/patches.py and backbones.py), whose classifiers
+# read the same train split; here val chooses settings and test reports
+# them (tools/benchmark_methods.py --task cls). Sized for a 2-core CPU.
+_base_ = ['../../digitscapes/_base_/patches.py',
+          '../../digitscapes/_base_/backbones.py']
 
-data_root = 'data/digits/'
-num_classes = 10
-data_preprocessor = dict(
-    num_classes=num_classes, mean=[127.5], std=[64.0], to_rgb=False)
+test_dataloader = dict(dataset=dict(data_prefix='test'))
 
-# Shifts only: a mirrored digit is not a digit.
-train_pipeline = [
-    dict(type='LoadImageFromFile', color_type='grayscale'),
-    dict(type='RandomCrop', crop_size=16, padding=1),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', color_type='grayscale'),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='CustomDataset', data_root=data_root,
-                 data_prefix='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='CustomDataset', data_root=data_root,
-                 data_prefix='val', pipeline=test_pipeline))
-# Settings are chosen on val; results are reported on test.
-test_dataloader = dict(
-    val_dataloader,
-    dataset=dict(type='CustomDataset', data_root=data_root,
-                 data_prefix='test', pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, ))
-test_evaluator = val_evaluator
-
-# The student's schedule: 10 epochs (450 iterations). Settings are chosen
-# on val and results reported on test (tools/benchmark_methods.py --task
-# cls); the benchmark also trains it for 20 epochs to check convergence.
-max_epochs = 10
-optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=0.002, weight_decay=0.01))
+# The student's schedule: 15 epochs (1350 iterations of batch 64). A probe
+# of the width-4 student (val, seed 0) scored 91.11 after 10 epochs and
+# 92.78 after 20; the benchmark trains 30 epochs to check convergence on
+# test (docs/results_digits_cls.md).
+max_epochs = 15
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True,
          eta_min=1e-5)
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs,
-                 val_interval=max_epochs // 2)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=max_epochs))
-randomness = dict(seed=0)
+                 val_interval=5)
+default_hooks = dict(checkpoint=dict(interval=max_epochs))

@@ -1,8 +1,9 @@
 # Progressive Class-level Distillation: classes ranked by the teacher-student
 # logit gap, distilled within groups, fine-to-coarse then coarse-to-fine.
-# Teacher, student, data and schedule as in resnet50_to_resnet18_digits_kd.py.
+# Teacher, student, data and schedule as in
+# resnet18w16_to_resnet18w4_digits_kd.py.
 # Temperature as the KD config's.
-_base_ = ['./resnet50_to_resnet18_digits_kd.py']
+_base_ = ['./resnet18w16_to_resnet18w4_digits_kd.py']
 
 model = dict(
     distill_losses=dict(

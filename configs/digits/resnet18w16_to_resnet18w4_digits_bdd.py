@@ -1,7 +1,8 @@
 # Balance Divergence Distillation: forward KL plus a compensating reverse KL.
-# Teacher, student, data and schedule as in resnet50_to_resnet18_digits_kd.py.
+# Teacher, student, data and schedule as in
+# resnet18w16_to_resnet18w4_digits_kd.py.
 # Temperatures as the KD config's, both directions weighted alike.
-_base_ = ['./resnet50_to_resnet18_digits_kd.py']
+_base_ = ['./resnet18w16_to_resnet18w4_digits_kd.py']
 
 model = dict(
     distill_losses=dict(

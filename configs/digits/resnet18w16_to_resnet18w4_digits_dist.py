@@ -1,7 +1,8 @@
 # DIST: inter-class plus intra-class Pearson correlation of the softmaxes.
-# Teacher, student, data and schedule as in resnet50_to_resnet18_digits_kd.py.
+# Teacher, student, data and schedule as in
+# resnet18w16_to_resnet18w4_digits_kd.py.
 # beta = gamma = tau = 1, weight 1: the DIST paper's ImageNet setting.
-_base_ = ['./resnet50_to_resnet18_digits_kd.py']
+_base_ = ['./resnet18w16_to_resnet18w4_digits_kd.py']
 
 model = dict(
     distill_losses=dict(
