@@ -49,7 +49,7 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmkd.curves import plot_curves, read_scalars  # noqa: E402
-from mmkd.datasets import write_digit_patches, write_digitscapes  # noqa: E402,E501
+from mmkd.datasets import write_digit_patches, write_digitscapes  # noqa: E402
 from mmkd.runs import (ROOT, mean_and_std, paired_interval, parse_test_log,  # noqa: E402,E501
                        test, trained, val_curve, write_missing)
 from mmkd.version import __version__  # noqa: E402
