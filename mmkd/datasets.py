@@ -38,7 +38,8 @@ from mmseg.datasets import BaseSegDataset
 
 from mmkd.registry import DATASETS
 
-__all__ = ['DigitScapesDataset', 'write_digitscapes', 'write_digit_patches']
+__all__ = ['DigitScapesDataset', 'write_digitscapes', 'write_digit_patches',
+           'DIGITSCAPES_DATA', 'DIGIT_PATCHES_DATA']
 
 CLASSES = ('background', ) + tuple(str(digit) for digit in range(10))
 PALETTE = [[0, 0, 0], [230, 25, 75], [60, 180, 75], [255, 225, 25],
@@ -211,3 +212,10 @@ def write_digit_patches(root: str, seed: int = 0) -> str:
                     cv2.cvtColor(np.clip(image, 0, 255).astype(np.uint8),
                                  cv2.COLOR_RGB2BGR))
     return root
+
+
+# What ``mmkd.runs.write_missing`` needs to write a dataset where the configs
+# read it: (root under the repository, the folder its writer makes last,
+# writer). The last folder ties the check to the writer's current layout.
+DIGITSCAPES_DATA = ('data/digitscapes', 'gtFine/test', write_digitscapes)
+DIGIT_PATCHES_DATA = ('data/digit_patches', 'test/9', write_digit_patches)

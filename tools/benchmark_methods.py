@@ -49,7 +49,7 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmkd.curves import plot_curves, read_scalars  # noqa: E402
-from mmkd.datasets import write_digit_patches, write_digitscapes  # noqa: E402
+from mmkd.datasets import DIGIT_PATCHES_DATA, DIGITSCAPES_DATA  # noqa: E402
 from mmkd.runs import (ROOT, mean_and_std, paired_interval, parse_test_log,  # noqa: E402,E501
                        test, trained, val_curve, write_missing)
 from mmkd.version import __version__  # noqa: E402
@@ -86,8 +86,7 @@ def cls_split(split):
 TASKS = {
     'seg': Task(
         name='seg', library='mmseg', configs='configs/digitscapes',
-        datasets=(('data/digitscapes', 'gtFine/test', write_digitscapes),
-                  ('data/digit_patches', 'test/9', write_digit_patches)),
+        datasets=(DIGITSCAPES_DATA, DIGIT_PATCHES_DATA),
         metric='mIoU', metric_name='DigitScapes mIoU (%)',
         split_options=seg_split, work_dirs='work_dirs/benchmark',
         sweep_page='docs/sweep_digitscapes.md',
@@ -95,7 +94,7 @@ TASKS = {
         title='Methods on DigitScapes'),
     'cls': Task(
         name='cls', library='mmpretrain', configs='configs/digits',
-        datasets=(('data/digit_patches', 'test/9', write_digit_patches), ),
+        datasets=(DIGIT_PATCHES_DATA, ),
         metric='accuracy/top1',
         metric_name='digit patches top-1 accuracy (%)',
         split_options=cls_split, work_dirs='work_dirs/benchmark_cls',

@@ -26,8 +26,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-from mmkd.datasets import (CLASSES, write_digit_patches,  # noqa: E402
-                           write_digitscapes)
+from mmkd.datasets import (CLASSES, DIGIT_PATCHES_DATA,  # noqa: E402
+                           DIGITSCAPES_DATA)
 from mmkd.runs import ROOT, test, trained, write_missing  # noqa: E402
 from mmkd.visualization import load_pair, render  # noqa: E402
 
@@ -43,8 +43,7 @@ PLOT = 'work_dirs/demo_digitscapes_per_class_iou.png'
 PICTURE_IMAGE = ('data/digitscapes/leftImg8bit/test/digitown/'
                  'digitown_000000_000001_leftImg8bit.png')
 PICTURE = 'work_dirs/demo_digitscapes_prediction.png'
-DATASETS = (('data/digitscapes', 'gtFine/test', write_digitscapes),
-            ('data/digit_patches', 'test/9', write_digit_patches))
+DATASETS = (DIGITSCAPES_DATA, DIGIT_PATCHES_DATA)
 TEACHER_LABEL = 'teacher: PSPNet-R18 (width 16)'
 STUDENT_LABEL = 'student alone: PSPNet-R18 (width 8)'
 
