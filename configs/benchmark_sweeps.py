@@ -71,9 +71,9 @@ cls = dict(
     teacher='resnet18w16_digits',
     student='resnet18w4_digits',
     pretrain=[],
-    double_schedule=['train_cfg.max_epochs=30', 'train_cfg.val_interval=5',
-                     'param_scheduler.0.T_max=30',
-                     'default_hooks.checkpoint.interval=30'],
+    double_schedule=['train_cfg.max_epochs=40', 'train_cfg.val_interval=5',
+                     'param_scheduler.0.T_max=40',
+                     'default_hooks.checkpoint.interval=40'],
     methods=dict(
         kd=dict(config='resnet18w16_to_resnet18w4_digits_kd', settings=dict(
             default=[],

@@ -1,6 +1,6 @@
 # The student alone: the DigitScapes backbone (ResNetV1c-18, output stride
 # 8) at base width 4, a quarter of the DigitScapes student's channels, on
-# the digit patches for 15 epochs; the baseline of the
+# the digit patches for 20 epochs; the baseline of the
 # resnet18w16_to_resnet18w4_digits_* configs.
 _base_ = ['./_base_/digits.py']
 
