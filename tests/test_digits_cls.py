@@ -12,8 +12,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmkd.datasets import (DIGIT_PATCHES_DATA, PATCH_COPIES, PATCH_SIZE,
-                           digit_scans, write_digit_patches)
+from mmkd.datasets import (PATCH_COPIES, PATCH_SIZE, digit_scans,
+                           write_digit_patches)
 from mmkd.testing import write_model_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -71,20 +71,6 @@ def test_make_digitscapes_tool_writes_the_same_patches(patches, tmp_path):
     names = files(patches)
     assert filecmp.cmpfiles(patches, tmp_path / 'd', names,
                             shallow=False)[0] == names
-
-
-def test_data_entry_is_where_the_configs_read_and_what_the_writer_makes(
-        patches):
-    """tools/demo.py and tools/benchmark_methods.py write the patches when
-    the entry's last folder is missing."""
-    root, last_folder, write = DIGIT_PATCHES_DATA
-    assert write is write_digit_patches
-    assert osp.isdir(osp.join(patches, last_folder))
-    for path in CONFIGS:
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader'):
-            data_root = Config.fromfile(path)[loader].dataset.data_root
-            assert data_root.rstrip('/') == root
 
 
 @pytest.mark.parametrize('path', CONFIGS + sorted(glob.glob(osp.join(

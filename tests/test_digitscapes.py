@@ -13,9 +13,10 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmkd.datasets import (CLASSES, DIGITSCAPES_DATA, IMAGE_SIZE, SPLITS,
-                           DigitScapesDataset, digit_scans, scan_split,
-                           write_digit_patches, write_digitscapes)
+from mmkd.datasets import (CLASSES, DIGIT_PATCHES_DATA, DIGITSCAPES_DATA,
+                           IMAGE_SIZE, SPLITS, DigitScapesDataset,
+                           digit_scans, scan_split, write_digit_patches,
+                           write_digitscapes)
 from mmkd.testing import write_model_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -123,16 +124,22 @@ def test_the_dataset_class_reads_the_layout(digitscapes):
     np.testing.assert_array_equal(label[0].numpy(), expected)
 
 
-def test_data_entry_is_where_the_configs_read_and_what_the_writer_makes(
-        digitscapes):
-    """tools/demo.py and tools/benchmark_methods.py write DigitScapes when
-    the entry's last folder is missing."""
-    root, last_folder, write = DIGITSCAPES_DATA
-    assert write is write_digitscapes
-    assert osp.isdir(osp.join(digitscapes, last_folder))
-    config = Config.fromfile(STUDENT_CONFIG)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        assert config[loader].dataset.data_root.rstrip('/') == root
+@pytest.mark.parametrize('entry, configs', [
+    (DIGITSCAPES_DATA, [STUDENT_CONFIG]),
+    (DIGIT_PATCHES_DATA, PRETRAIN_CONFIGS + sorted(
+        glob.glob(osp.join(ROOT, 'configs', 'digits', '*.py'))))],
+    ids=['digitscapes', 'digit_patches'])
+def test_data_entry_is_where_configs_read_and_what_its_writer_makes(
+        entry, configs, tmp_path):
+    """tools/demo.py and tools/benchmark_methods.py write a dataset when
+    its entry's last folder is missing."""
+    root, last_folder, write = entry
+    assert osp.isdir(osp.join(write(str(tmp_path / 'data')), last_folder))
+    for path in configs:
+        config = Config.fromfile(path)
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
+            assert config[loader].dataset.data_root.rstrip('/') == root
 
 
 def test_make_digitscapes_tool_writes_the_same_dataset(digitscapes, tmp_path):
