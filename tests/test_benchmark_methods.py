@@ -88,10 +88,11 @@ def test_pages_from_made_up_results(tmp_path, monkeypatch):
                'figures': {split: {'mIoU': value} for split, value in
                            (('train', 70.0), ('val', 60.0), ('test', 59.0))}}
     chosen = benchmark_methods.choose(sweep, 'mIoU')
-    benchmark_methods.sweep_page(task, sweep, chosen, teacher,
+    benchmark_methods.sweep_page(task, sweep, chosen, teacher, [0, 3, 7],
                                  'docs/sweep.md')
     page = (tmp_path / 'docs' / 'sweep.md').read_text()
     assert '| kd | **tau4** |' in page and '+2.50' in page
+    assert 'go on to seeds 0, 3, 7 on test' in page
     saved = json.loads((tmp_path / 'docs' / 'sweep.json').read_text())
     assert saved['chosen'] == {'kd': {'setting': 'tau4', 'options': []}}
     assert saved['val']['kd/tau4'] == 52.5
@@ -140,7 +141,7 @@ def test_pages_from_made_up_results(tmp_path, monkeypatch):
                                                  reading + '\n## Commands'))
     benchmark_methods.results_page(task, final, chosen, teacher, [0, 1, 2],
                                    600.0, 'docs/results.md')
-    benchmark_methods.sweep_page(task, sweep, chosen, teacher,
+    benchmark_methods.sweep_page(task, sweep, chosen, teacher, [0, 1, 2],
                                  'docs/sweep.md')
     for name in ('results.md', 'sweep.md'):
         page = (tmp_path / 'docs' / name).read_text()

@@ -291,7 +291,8 @@ def kept_reading(path):
     return text[start:end + len(READING[1])].splitlines() + ['']
 
 
-def sweep_page(task, sweep, chosen, teacher, path):
+def sweep_page(task, sweep, chosen, teacher, seeds, path):
+    """``seeds``: those the test stage trains (``--seeds``)."""
     metric = task.metric
     student = next(r for r in sweep if r.method == 'student')
     baseline = sweep[student]['val'][metric]
@@ -302,8 +303,8 @@ def sweep_page(task, sweep, chosen, teacher, path):
         f'{task.metric_name} on **val**, seed 0: the settings of '
         f'[{SWEEPS}](../{SWEEPS}) (option paths shortened from '
         '`model.distill_losses.`). The chosen setting of each method '
-        '(**bold**) is its best here; it and the default go on to three '
-        'seeds on test: '
+        '(**bold**) is its best here; it and the default go on to seeds '
+        f'{", ".join(map(str, seeds))} on test: '
         f'[{osp.basename(task.results_page)}]'
         f'({osp.basename(task.results_page)}). Teacher on val: '
         f'{teacher["figures"]["val"][metric]:.2f}; student alone: '
@@ -550,7 +551,7 @@ def main():
     sweep = benchmark.run_all(benchmark.sweep_runs(list(sweeps['methods'])),
                               tested=False)
     chosen = choose(sweep, task.metric)
-    sweep_page(task, sweep, chosen, teacher, task.sweep_page)
+    sweep_page(task, sweep, chosen, teacher, args.seeds, task.sweep_page)
     if args.stage == 'all':
         final = benchmark.run_all(benchmark.final_runs(
             {m: chosen[m] for m in args.methods}, args.seeds), tested=True)
