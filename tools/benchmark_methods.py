@@ -400,7 +400,8 @@ def convergence_chart(task, rows, path):
                      color=colour, label=f'{label}: test {test_mean:.2f}')
     axes.set_xlabel('iteration' if task.name == 'seg' else 'epoch')
     axes.set_ylabel(f'{task.metric} (%)')
-    axes.set_title(f'{task.title}: convergence of the student alone')
+    # two lines: the classification title overran the figure on one
+    axes.set_title(f'{task.title}:\nconvergence of the student alone')
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(osp.join(ROOT, path), dpi=100)
