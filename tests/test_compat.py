@@ -152,3 +152,27 @@ def test_two_opencv_distributions_are_named_with_the_fix(monkeypatch):
         "'opencv-python-headless'])" in message
     assert 'pip uninstall -y opencv-python-headless && pip install ' \
         '--force-reinstall --no-deps opencv-python' in message
+
+
+def test_decode_heads_log_the_same_top1_accuracy_from_max():
+    from mmseg.models.decode_heads import decode_head
+    from mmseg.models.losses import accuracy
+    assert decode_head.accuracy.mmkd_original is accuracy
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 11, 9, 13, generator=generator)
+    labels = torch.randint(0, 11, (3, 9, 13), generator=generator)
+    labels[0, :4] = 255
+    for ignore_index in (None, 255):
+        expected = accuracy(logits, labels, ignore_index=ignore_index)
+        got = decode_head.accuracy(logits, labels, ignore_index=ignore_index)
+        assert got.shape == expected.shape == (1, )
+        torch.testing.assert_close(got, expected)
+    # By hand: 2 of the 3 counted pixels right, the ignored one left out.
+    logits = torch.tensor([[[[2., 0., 1., 5.]], [[1., 3., 0., 0.]]]])
+    labels = torch.tensor([[[0, 1, 1, 255]]])
+    assert decode_head.accuracy(logits, labels, ignore_index=255).item() \
+        == pytest.approx(200 / 3)
+    # Top-k stays with mmseg's own function.
+    assert [a.item() for a in decode_head.accuracy(logits, labels, (1, 2))] \
+        == [a.item() for a in accuracy(logits, labels, (1, 2))] \
+        == pytest.approx([50, 75])
