@@ -141,10 +141,16 @@ def main():
                STUDENT_LABEL:
                osp.join(CONFIGS, f'{STUDENT}.py'),
                label: config}
-    results = {name: test(configs[name], record['checkpoint'],
-                          osp.join(osp.dirname(record['checkpoint']),
-                                   'test'))
-               for name, record in models.items()}
+    threads = max(1, (os.cpu_count() or 1) // len(models))
+
+    def tested(item):
+        name, record = item
+        return name, test(configs[name], record['checkpoint'],
+                          osp.join(osp.dirname(record['checkpoint']), 'test'),
+                          threads=threads)
+
+    with ThreadPoolExecutor(len(models)) as pool:
+        results = dict(pool.map(tested, models.items()))
 
     step('result: DigitScapes test')
     header = f'{"model":<44}{"mIoU":>8}{"mAcc":>8}{"aAcc":>8}'
