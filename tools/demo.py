@@ -28,12 +28,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from mmkd.datasets import (CLASSES, DIGIT_PATCHES_DATA,  # noqa: E402
                            DIGITSCAPES_DATA)
-from mmkd.runs import ROOT, test, trained, write_missing  # noqa: E402
+from mmkd.runs import (ROOT, settings_digest, test, trained,  # noqa: E402
+                       write_missing)
 from mmkd.visualization import load_pair, render  # noqa: E402
 
 CONFIGS = 'configs/digitscapes'
-PRETRAIN = ('pretrain/pretrain_r18w8_digit_patches',
-            'pretrain/pretrain_r18w16_digit_patches')
+STUDENT_PRETRAIN = 'pretrain/pretrain_r18w8_digit_patches'
+TEACHER_PRETRAIN = 'pretrain/pretrain_r18w16_digit_patches'
+PRETRAIN = (STUDENT_PRETRAIN, TEACHER_PRETRAIN)
 TEACHER = 'pspnet_r18w16_digitscapes'
 STUDENT = 'pspnet_r18w8_digitscapes'
 BDD_CONFIGS = {'bdd': 'pspnet_r18w16_to_r18w8_digitscapes_bdd',
@@ -65,23 +67,28 @@ def chosen_bdd():
             sweep['val'][f'{method}/{setting}'])
 
 
-def train_side_by_side(jobs):
-    """``jobs``: label -> (config, work_dir, options, upstream, reuse),
-    trained at once, sharing the CPU cores. Returns label -> run record."""
-    threads = max(1, (os.cpu_count() or 1) // len(jobs))
+def train_in_lanes(lanes, reuse):
+    """``lanes``: lists of jobs, each job (label, config, work_dir, options,
+    upstream); the lanes train side by side, sharing the CPU cores, each
+    its jobs one after another. Returns label -> run record."""
+    threads = max(1, (os.cpu_count() or 1) // len(lanes))
 
-    def one(item):
-        label, (config, work_dir, options, upstream, reuse) = item
-        start = time.perf_counter()
-        record = trained(config, work_dir, options, upstream, reuse=reuse,
-                         quiet=True, threads=threads)
-        how = f'reused {record["checkpoint"]}' if record['reused'] else \
-            f'trained in {(time.perf_counter() - start) / 60:.1f} min'
-        print(f'{label}: {how}', flush=True)
-        return label, record
+    def lane(jobs):
+        records = {}
+        for label, config, work_dir, options, upstream in jobs:
+            start = time.perf_counter()
+            records[label] = trained(config, work_dir, options, upstream,
+                                     reuse=reuse, quiet=True,
+                                     threads=threads)
+            how = f'reused {records[label]["checkpoint"]}' \
+                if records[label]['reused'] else \
+                f'trained in {(time.perf_counter() - start) / 60:.1f} min'
+            print(f'{label}: {how}', flush=True)
+        return records
 
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        return dict(pool.map(one, jobs.items()))
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        return {label: record for records in pool.map(lane, lanes)
+                for label, record in records.items()}
 
 
 def plot(results):
@@ -110,38 +117,45 @@ def main():
     start = time.perf_counter()
     write_missing(DATASETS)
 
-    # The teacher's chain (its backbone, the teacher, BDD) is the long
-    # one. Two runs side by side on one thread each get more done than one
-    # run on two threads, but the teacher on two threads alone (1.4 times
-    # as fast as on one) shortens that chain more than anything could
-    # train beside it; the student alone trains beside BDD instead.
+    # The teacher's chain (its backbone, the teacher, BDD) is the long one:
+    # it gets both cores while it runs alone, and the student's backbone
+    # and the student alone train beside the teacher, which they do not
+    # need. Two runs side by side on one thread each get more done than one
+    # on two threads, so the cores are never split three ways. On 2 cores
+    # (2026-11-27) this took 14.3 min; both pretrainings, then the teacher
+    # and the student alone, side by side, 15.2; the teacher alone on two
+    # threads and the student alone beside BDD, 15.3.
     pretrain = {name: (osp.join(CONFIGS, f'{name}.py'),
-                       osp.join('work_dirs', osp.basename(name)), [], (),
-                       reuse) for name in PRETRAIN}
-    step('pretraining both backbones on digit patches (about 2 min on 2 '
-         'CPU cores)')
-    models = train_side_by_side(pretrain)
-    # Every run names both pretrainings upstream, as the benchmark's do.
-    upstream = tuple(models[name]['settings'] for name in PRETRAIN)
+                       osp.join('work_dirs', osp.basename(name)), [], ())
+                for name in PRETRAIN}
+    # Every run names both pretrainings upstream, as the benchmark's do;
+    # a digest is known before its run trains.
+    upstream = tuple(settings_digest(config) for config, *_ in
+                     pretrain.values())
 
-    step('training the teacher (about 5 min)')
-    models.update(train_side_by_side(
-        {TEACHER_LABEL: (osp.join(CONFIGS, f'{TEACHER}.py'),
-                         osp.join('work_dirs', TEACHER), [], upstream,
-                         reuse)}))
+    step("pretraining the teacher's backbone on digit patches (about 1.5 "
+         'min on 2 CPU cores)')
+    models = train_in_lanes(
+        [[(TEACHER_PRETRAIN, *pretrain[TEACHER_PRETRAIN])]], reuse)
+
+    step("training the teacher; beside it, pretraining the student's "
+         'backbone and training the student alone (about 7 min)')
+    models.update(train_in_lanes([
+        [(TEACHER_LABEL, osp.join(CONFIGS, f'{TEACHER}.py'),
+          osp.join('work_dirs', TEACHER), [], upstream)],
+        [(STUDENT_PRETRAIN, *pretrain[STUDENT_PRETRAIN]),
+         (STUDENT_LABEL, osp.join(CONFIGS, f'{STUDENT}.py'),
+          osp.join('work_dirs', STUDENT), [], upstream)]], reuse))
 
     method, setting, config, options, val_miou = chosen_bdd()
     settings = ' '.join(options) or 'its config as it is'
     step(f'distilling with {method} ({setting}: {settings}; chosen on val '
-         f'in {SWEEP}, val mIoU {val_miou:.2f}), and beside it training '
-         'the student alone (about 7 min)')
+         f'in {SWEEP}, val mIoU {val_miou:.2f}) (about 5 min)')
     label = f'student with BDD ({method}, {setting})'
-    models.update(train_side_by_side({
-        label: (config, 'work_dirs/demo_bdd', options,
-                upstream + (models[TEACHER_LABEL]['settings'], ), False),
-        STUDENT_LABEL: (osp.join(CONFIGS, f'{STUDENT}.py'),
-                        osp.join('work_dirs', STUDENT), [], upstream,
-                        reuse)}))
+    models.update(train_in_lanes(
+        [[(label, config, 'work_dirs/demo_bdd', options,
+           upstream + (models[TEACHER_LABEL]['settings'], ))]],
+        reuse=False))
 
     step('testing the three on the test split')
     configs = {TEACHER_LABEL: osp.join(CONFIGS, f'{TEACHER}.py'),
