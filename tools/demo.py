@@ -122,9 +122,10 @@ def main():
     # and the student alone train beside the teacher, which they do not
     # need. Two runs side by side on one thread each get more done than one
     # on two threads, so the cores are never split three ways. On 2 cores
-    # (2026-11-27) this took 14.3 min; both pretrainings, then the teacher
-    # and the student alone, side by side, 15.2; the teacher alone on two
-    # threads and the student alone beside BDD, 15.3.
+    # (2026-11-27) this took 14.3 and 15.5 min in two runs; both
+    # pretrainings, then the teacher and the student alone, side by side,
+    # 15.2; the teacher alone on two threads and the student alone beside
+    # BDD, 15.3.
     pretrain = {name: (osp.join(CONFIGS, f'{name}.py'),
                        osp.join('work_dirs', osp.basename(name)), [], ())
                 for name in PRETRAIN}
