@@ -140,22 +140,27 @@ def trained(config: str, work_dir: str, options: List[str] = (),
             upstream: Tuple[str, ...] = (), reuse: bool = True,
             quiet: bool = False, threads: Optional[int] = None) -> Dict:
     """Train ``config`` into ``work_dir`` unless ``reuse`` and an earlier
-    run there trained the same settings (:func:`settings_digest`). Returns
-    the run's record, also kept as ``work_dir/run.json``: ``settings``
-    (the digest), ``checkpoint``, ``train_seconds`` (of the run that
-    trained it), ``command``, ``reused``."""
+    run there trained the same settings (:func:`settings_digest`) on as
+    many ``threads``: the thread count changes the order of floating-point
+    sums, so the same settings on other threads give other weights (a demo
+    and the benchmark share the pretraining and teacher runs). Returns the
+    run's record, also kept as ``work_dir/run.json``: ``settings`` (the
+    digest), ``threads``, ``checkpoint``, ``train_seconds`` (of the run
+    that trained it), ``command``, ``reused``."""
     digest = settings_digest(config, options, upstream)
     record_path = osp.join(ROOT, work_dir, 'run.json')
     if reuse and osp.exists(record_path):
         with open(record_path) as file:
             record = json.load(file)
-        if record['settings'] == digest and osp.exists(
-                osp.join(ROOT, record['checkpoint'])):
+        if record['settings'] == digest and record.get(
+                'threads') == threads and osp.exists(
+                    osp.join(ROOT, record['checkpoint'])):
             return dict(record, reused=True)
     checkpoint, seconds = train(config, work_dir, options, quiet=quiet,
                                 threads=threads)
     record = dict(
-        settings=digest, checkpoint=osp.relpath(checkpoint, ROOT)
+        settings=digest, threads=threads,
+        checkpoint=osp.relpath(checkpoint, ROOT)
         if osp.isabs(checkpoint) else checkpoint,
         train_seconds=seconds,
         command=' '.join(['python tools/train.py', config, '--work-dir',

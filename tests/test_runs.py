@@ -93,7 +93,8 @@ def test_settings_digest_sees_options_and_upstream_runs():
     assert digest != settings_digest(CONFIG, upstream=('teacher digest', ))
 
 
-def test_trained_reuses_only_the_same_settings(tmp_path, monkeypatch):
+def test_trained_reuses_the_same_settings_on_as_many_threads(
+        tmp_path, monkeypatch):
     monkeypatch.setattr(runs, 'ROOT', str(tmp_path))
     calls = []
 
@@ -121,6 +122,16 @@ def test_trained_reuses_only_the_same_settings(tmp_path, monkeypatch):
     (tmp_path / 'run' / 'iter_1.pth').unlink()  # checkpoint gone: retrain
     trained(CONFIG, 'run', ['a=2'], upstream=('new teacher', ))
     assert len(calls) == 5
+    # The same settings on another thread count: other weights, trained
+    # again; the record keeps the count it was trained with.
+    one_thread = trained(CONFIG, 'run', ['a=2'], upstream=('new teacher', ),
+                         threads=1)
+    assert not one_thread['reused'] and one_thread['threads'] == 1
+    assert trained(CONFIG, 'run', ['a=2'], upstream=('new teacher', ),
+                   threads=1)['reused']
+    assert not trained(CONFIG, 'run', ['a=2'],
+                       upstream=('new teacher', ))['reused']
+    assert len(calls) == 7
 
 
 def test_write_missing_writes_only_datasets_without_their_last_folder(

@@ -21,7 +21,9 @@ pretrains the backbones and trains the teacher once, then
 
 Every run lives in work_dirs/benchmark[_cls]/<method>/<setting>/seed<N> and
 is reused by later invocations while its resolved settings (and those of
-the teacher and pretraining it starts from) are unchanged. One progress
+the teacher and pretraining it starts from) and its thread count are
+unchanged (``--jobs`` sets the count; a demo trains the shared teacher and
+pretraining on other counts, and is not reused here). One progress
 line per run: run k of n, elapsed time, estimated time left. ``--jobs 2``
 trains two runs side by side, one CPU thread each (about 1.4x the
 throughput of one run on two threads on a 2-core machine).

@@ -10,9 +10,9 @@ form and setting chosen on val by the method benchmark
 tools/test.py, and prints their mIoU; the per-class IoU goes to a PNG plot,
 and a picture of one test image (input, ground truth, teacher, distilled
 student, their per-pixel KL) to another, as tools/visualize.py draws it.
-Runs that an earlier demo or benchmark trained with the same settings are
-reused (``--retrain`` trains everything again); independent runs train
-side by side, sharing the CPU cores.
+Runs that an earlier demo or benchmark trained with the same settings on
+as many threads are reused (``--retrain`` trains everything again);
+independent runs train side by side, sharing the CPU cores.
 """
 import argparse
 import json
