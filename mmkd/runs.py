@@ -61,6 +61,12 @@ def run_tool(tool: str, args: List[str], log_path: str,
     return ''.join(lines)
 
 
+def threads_each(side_by_side: int) -> int:
+    """CPU threads for each of ``side_by_side`` runs that share the cores
+    (at least one)."""
+    return max(1, (os.cpu_count() or 1) // side_by_side)
+
+
 def train(config: str, work_dir: str, options: List[str] = (),
           quiet: bool = False, threads: Optional[int] = None) -> Tuple[
               str, float]:

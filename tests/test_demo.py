@@ -2,6 +2,7 @@
 the CPU cores split between the lanes (the training itself is the tools',
 tested in test_tools.py and test_runs.py)."""
 import importlib.util
+import os
 import os.path as osp
 import threading
 
@@ -25,7 +26,7 @@ def test_lanes_train_side_by_side_and_their_jobs_in_turn(monkeypatch):
                     reused=False)
 
     monkeypatch.setattr(demo, 'trained', trained)
-    monkeypatch.setattr(demo.os, 'cpu_count', lambda: 2)
+    monkeypatch.setattr(os, 'cpu_count', lambda: 2)
     records = demo.train_in_lanes([
         [('teacher', 'teacher.py', 'work_dirs/t', [], ())],
         [('student backbone', 'student_backbone.py', 'work_dirs/b', [], ()),

@@ -53,7 +53,8 @@ from mmengine.config import Config  # noqa: E402
 from mmkd.curves import plot_curves, read_scalars  # noqa: E402
 from mmkd.datasets import DIGIT_PATCHES_DATA, DIGITSCAPES_DATA  # noqa: E402
 from mmkd.runs import (ROOT, mean_and_std, paired_interval, parse_test_log,  # noqa: E402,E501
-                       test, trained, val_curve, write_missing)
+                       test, threads_each, trained, val_curve,
+                       write_missing)
 from mmkd.version import __version__  # noqa: E402
 
 SWEEPS = 'configs/benchmark_sweeps.py'
@@ -152,7 +153,7 @@ class Progress:
 class Benchmark:
     def __init__(self, task: Task, sweeps: dict, jobs: int):
         self.task, self.sweeps, self.jobs = task, sweeps, jobs
-        self.threads = max(1, (os.cpu_count() or 1) // jobs)
+        self.threads = threads_each(jobs)
         self.upstream = ()  # digests of pretraining and teacher
 
     def config(self, name):

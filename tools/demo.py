@@ -16,7 +16,6 @@ independent runs train side by side, sharing the CPU cores.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from mmkd.datasets import (CLASSES, DIGIT_PATCHES_DATA,  # noqa: E402
                            DIGITSCAPES_DATA)
-from mmkd.runs import (ROOT, settings_digest, test, trained,  # noqa: E402
-                       write_missing)
+from mmkd.runs import (ROOT, settings_digest, test,  # noqa: E402
+                       threads_each, trained, write_missing)
 from mmkd.visualization import load_pair, render  # noqa: E402
 
 CONFIGS = 'configs/digitscapes'
@@ -71,7 +70,7 @@ def train_in_lanes(lanes, reuse):
     """``lanes``: lists of jobs, each job (label, config, work_dir, options,
     upstream); the lanes train side by side, sharing the CPU cores, each
     its jobs one after another. Returns label -> run record."""
-    threads = max(1, (os.cpu_count() or 1) // len(lanes))
+    threads = threads_each(len(lanes))
 
     def lane(jobs):
         records = {}
@@ -163,7 +162,7 @@ def main():
                STUDENT_LABEL:
                osp.join(CONFIGS, f'{STUDENT}.py'),
                label: config}
-    threads = max(1, (os.cpu_count() or 1) // len(configs))
+    threads = threads_each(len(configs))
 
     def tested(item):
         name, model_config = item
