@@ -1,9 +1,13 @@
 """The official Cityscapes evaluation (``cityscapesscripts``) as an mmengine
-metric, next to MMSegmentation's ``IoUMetric``."""
+metric, next to MMSegmentation's ``IoUMetric``; and the mIoU that a
+decode head's output stride leaves reachable on a label set."""
 import os.path as osp
-from typing import Dict
+from typing import Dict, Iterable
 
-from mmseg.evaluation import CityscapesMetric
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmseg.evaluation import CityscapesMetric, IoUMetric
 
 from mmkd.registry import METRICS
 
@@ -58,3 +62,56 @@ class CityscapesOfficialMetric(CityscapesMetric):
             'mIoU': round(100 * scores['averageScoreClasses'], 2),
             'category_mIoU': round(100 * scores['averageScoreCategories'], 2),
         }
+
+
+def output_stride_ceiling(label_maps: Iterable[torch.Tensor], stride: int,
+                          num_classes: int, ignore_index: int = 255,
+                          floor: float = 1e-3) -> float:
+    """mIoU (%) of the ground truth seen through a decode head's output
+    stride: what a segmentor whose logits are ``1/stride`` of its input
+    scores if its logits hold each cell's class shares exactly.
+
+    Each label map ``[H, W]`` (class ids, ``ignore_index`` where
+    unlabelled; ``H`` and ``W`` multiples of ``stride``) becomes logits
+    ``[C, H/stride, W/stride]``: the log of each class's share of the
+    labelled pixels of each ``stride x stride`` cell, floored at ``floor``
+    (a class absent from a cell must still lose to those present, and
+    ``log 0`` would leave nothing to interpolate). They are resized back to
+    ``H x W`` bilinearly as MMSegmentation resizes a decode head's logits
+    (``align_corners=False``), the prediction is their argmax, and the
+    score is ``IoUMetric``'s mIoU over all maps (areas summed over maps,
+    classes absent from both prediction and labels left out).
+
+    A reference, not a bound: a trained model can place its logits better
+    than the shares do. Stripes of whole cells score 100 at any stride;
+    detail finer than the cells is lost, and so are pixels near a corner
+    where a class's cell meets cells of others.
+    """
+    areas = torch.zeros(4, num_classes, dtype=torch.float64)
+    for labels in label_maps:
+        if labels.dim() != 2:
+            raise ValueError(
+                f'a label map must be [H, W], got {tuple(labels.shape)}')
+        if labels.shape[0] % stride or labels.shape[1] % stride:
+            raise ValueError(f'a label map of {tuple(labels.shape)} pixels '
+                             f'does not split into cells of {stride}')
+        labelled = labels != ignore_index
+        classes = torch.where(labelled, labels, 0).long()
+        if classes.min() < 0 or classes.max() >= num_classes:
+            raise ValueError(
+                f'a label map holds class ids outside 0..{num_classes - 1} '
+                f'(other than ignore_index {ignore_index})')
+        one_hot = F.one_hot(classes, num_classes).permute(2, 0, 1).float()
+        one_hot = one_hot * labelled
+        # a cell without labelled pixels has no shares: all at the floor
+        shares = F.avg_pool2d(one_hot[None], stride) / F.avg_pool2d(
+            labelled[None, None].float(), stride).clamp(min=1e-12)
+        logits = F.interpolate(
+            shares.clamp(min=floor).log(), size=labels.shape,
+            mode='bilinear', align_corners=False)
+        areas += torch.stack(IoUMetric.intersect_and_union(
+            logits[0].argmax(0), labels, num_classes, ignore_index))
+    if not areas[3].any():
+        raise ValueError('no labelled pixel in the label maps')
+    iou = IoUMetric.total_area_to_metrics(*areas, ['mIoU'])['IoU']
+    return float(np.nanmean(iou) * 100)
