@@ -1,8 +1,9 @@
 """The official Cityscapes evaluation (``cityscapesscripts``) as an mmengine
-metric, next to MMSegmentation's ``IoUMetric``; and the mIoU that a
-decode head's output stride leaves reachable on a label set."""
+metric, next to MMSegmentation's ``IoUMetric``; ``IoUMetric`` away from
+label boundaries; and the mIoU that a decode head's output stride leaves
+reachable on a label set."""
 import os.path as osp
-from typing import Dict, Iterable
+from typing import Dict, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -62,6 +63,52 @@ class CityscapesOfficialMetric(CityscapesMetric):
             'mIoU': round(100 * scores['averageScoreClasses'], 2),
             'category_mIoU': round(100 * scores['averageScoreCategories'], 2),
         }
+
+
+def near_label_change(labels: torch.Tensor, band: int) -> torch.Tensor:
+    """``[H, W]`` bool: the pixels of ``labels`` ``[H, W]`` with a different
+    label (``ignore_index`` included) within ``band`` pixels, i.e. in
+    their ``(2 * band + 1)`` square window."""
+    window = dict(kernel_size=2 * band + 1, stride=1, padding=band)
+    labels = labels[None, None].float()
+    # max_pool2d pads with -inf: the image's border adds no change
+    return (F.max_pool2d(labels, **window) !=
+            -F.max_pool2d(-labels, **window))[0, 0]
+
+
+@METRICS.register_module()
+class InteriorIoUMetric(IoUMetric):
+    """``IoUMetric`` on the pixels at least ``band + 1`` pixels away from
+    any change of ground-truth label (:func:`near_label_change`; changes
+    to and from ``ignore_index`` count): how well a model recognises
+    regions, with their outlines left out. Set it as a test evaluator,
+    e.g. ``--cfg-options test_evaluator.type=mmkd.InteriorIoUMetric
+    test_evaluator.band=1``; logs ``interior/mIoU``.
+
+    Args:
+        band (int): pixels on each side of a label change left out, >= 1.
+        Others as ``IoUMetric``.
+    """
+    default_prefix = 'interior'
+
+    def __init__(self, band: int = 1, **kwargs) -> None:
+        if not isinstance(band, int) or band < 1:
+            raise ValueError(f'band must be an int >= 1, got {band!r}')
+        if kwargs.get('format_only'):
+            raise ValueError('InteriorIoUMetric scores predictions against '
+                             'the ground truth; format_only has none')
+        super().__init__(**kwargs)
+        self.band = band
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        interior = []
+        for sample in data_samples:
+            labels = sample['gt_sem_seg']['data'].squeeze()
+            labels = labels.masked_fill(
+                near_label_change(labels, self.band), self.ignore_index)
+            interior.append(dict(sample, gt_sem_seg=dict(
+                sample['gt_sem_seg'], data=labels[None])))
+        super().process(data_batch, interior)
 
 
 def output_stride_ceiling(label_maps: Iterable[torch.Tensor], stride: int,

@@ -1,5 +1,6 @@
-"""mmkd.evaluation.output_stride_ceiling and tools/stride_ceiling.py: the
-mIoU that a decode head's output stride leaves reachable."""
+"""mmkd.evaluation: InteriorIoUMetric (IoUMetric away from label changes),
+and output_stride_ceiling with tools/stride_ceiling.py (the mIoU that a
+decode head's output stride leaves reachable)."""
 import os
 import re
 import subprocess
@@ -10,9 +11,58 @@ import numpy as np
 import pytest
 import torch
 
-from mmkd.evaluation import output_stride_ceiling
+from mmengine.registry import METRICS
+
+from mmkd.evaluation import (InteriorIoUMetric, near_label_change,
+                             output_stride_ceiling)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_near_label_change_is_the_window_around_each_change():
+    labels = torch.zeros(5, 5, dtype=torch.long)
+    labels[2, 2] = 1
+    near = torch.zeros(5, 5, dtype=torch.bool)
+    near[1:4, 1:4] = True
+    assert torch.equal(near_label_change(labels, 1), near)
+    assert near_label_change(labels, 2).all()
+    # a constant map has no change, its border included
+    assert not near_label_change(torch.full((4, 6), 3), 1).any()
+
+
+def sample(prediction, labels):
+    """One model output as mmengine's Evaluator hands it to a metric."""
+    return dict(pred_sem_seg=dict(data=prediction[None]),
+                gt_sem_seg=dict(data=labels[None]))
+
+
+def test_interior_iou_leaves_out_the_pixels_beside_a_change():
+    # Class 0 on columns 0-2, class 1 on 3-5; band 1 leaves out columns 2
+    # and 3. Two wrong pixels: (0, 0) predicted 1 counts, (0, 2) does not.
+    # Kept: class 0 IoU 11/12, class 1 IoU 12/13.
+    labels = torch.zeros(6, 6, dtype=torch.long)
+    labels[:, 3:] = 1
+    prediction = labels.clone()
+    prediction[0, 0] = prediction[0, 2] = 1
+    metric = METRICS.build(dict(type='mmkd.InteriorIoUMetric', band=1))
+    assert isinstance(metric, InteriorIoUMetric)
+    metric.dataset_meta = dict(classes=('zero', 'one'))
+    metric.process({}, [sample(prediction, labels)])
+    scores = metric.evaluate(1)
+    assert scores['interior/mIoU'] == pytest.approx(
+        round(100 * (11 / 12 + 12 / 13) / 2, 2))
+    # the input is left as it was
+    assert labels[:, 2].eq(0).all() and labels[:, 3].eq(1).all()
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(band=0), 'band must be an int >= 1'),
+    (dict(band=1.5), 'band must be an int >= 1'),
+    (dict(format_only=True), 'format_only has none'),
+])
+def test_interior_iou_names_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        InteriorIoUMetric(**kwargs)
 
 
 def test_one_pixel_in_a_cell_of_four_is_lost():
