@@ -134,6 +134,8 @@ def output_stride_ceiling(label_maps: Iterable[torch.Tensor], stride: int,
     detail finer than the cells is lost, and so are pixels near a corner
     where a class's cell meets cells of others.
     """
+    if not isinstance(stride, int) or stride < 1:
+        raise ValueError(f'stride must be an int >= 1, got {stride!r}')
     areas = torch.zeros(4, num_classes, dtype=torch.float64)
     for labels in label_maps:
         if labels.dim() != 2:

@@ -130,6 +130,7 @@ def test_maps_are_scored_together_as_iou_metric_scores_a_split():
     (torch.zeros(6, 4, dtype=torch.long), 4, r'cells of 4'),
     (torch.full((4, 4), 3, dtype=torch.long), 2, r'outside 0\.\.1'),
     (torch.full((4, 4), 255, dtype=torch.long), 2, 'no labelled pixel'),
+    (torch.zeros(4, 4, dtype=torch.long), 0, 'stride must be an int >= 1'),
 ])
 def test_bad_label_maps_are_named(labels, stride, message):
     with pytest.raises(ValueError, match=message):
@@ -186,3 +187,16 @@ def test_the_tool_names_a_bad_label_map(tmp_path):
     assert 'Traceback' not in result.stderr
     assert f'error: {bad}: a label map holds class ids outside 0..1' in \
         result.stderr
+
+
+def test_the_tool_names_a_split_without_labelled_pixels(tmp_path):
+    folder = tmp_path / 'gtFine' / 'val' / 'town'
+    folder.mkdir(parents=True)
+    cv2.imwrite(str(folder / 'town_0_0_gtFine_labelTrainIds.png'),
+                np.full((8, 8), 255, np.uint8))
+    result = subprocess.run(
+        [sys.executable, 'tools/stride_ceiling.py', str(tmp_path),
+         '--num-classes', '2', '--splits', 'val'],
+        cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert 'error: val: no labelled pixel in the label maps' in result.stderr

@@ -19,14 +19,16 @@ from mmkd.evaluation import output_stride_ceiling
 
 
 def label_maps(paths, current):
-    """The label maps of ``paths`` in turn; ``current[0]`` names the one
-    being scored, for the error messages."""
+    """The label maps of ``paths`` in turn; ``current`` holds the path of
+    the one being scored, for the error messages, and is empty once all
+    are read."""
     for path in paths:
         current[:] = [path]
         labels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         if labels is None or labels.ndim != 2:
             raise ValueError('not a single-channel image')
         yield torch.from_numpy(labels).long()
+    current.clear()
 
 
 def main():
@@ -55,7 +57,7 @@ def main():
                                             stride, args.num_classes)
                       for stride in args.strides]
         except ValueError as error:
-            sys.exit(f'error: {current[0]}: {error}')
+            sys.exit(f'error: {current[0] if current else split}: {error}')
         print(f'| {split} ({len(paths)} maps) | ' +
               ' | '.join(f'{score:.2f}' for score in scores) + ' |')
 
