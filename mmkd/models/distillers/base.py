@@ -165,9 +165,16 @@ class BaseDistiller(BaseModel):
             ``connector``, a module config (``mmkd.ConvConnector``,
             ``mmkd.IdentityConnector``) applied to the student's tensor
             first, trained with the student, saved in training checkpoints
-            and left out of the exported student. 4-D teacher tensors are
-            resized bilinearly to the student's height and width; after
-            that the shapes must be equal.
+            and left out of the exported student. 4-D tensors of different
+            heights and widths are resized bilinearly (see
+            ``distill_size``); after that the shapes must be equal.
+        distill_size (str): where 4-D tensors of different heights and
+            widths are compared. ``'student'`` (default): the teacher's are
+            resized to the student's, which keeps the losses cheap.
+            ``'finer'``: the coarser tensor is upsampled to the finer one's
+            size, so that a stride-8 student learns a stride-4 teacher's
+            map rather than its downsampled copy (the student's logits are
+            upsampled to the labels anyway before they are scored).
         data_preprocessor (dict, optional): the batch preprocessor of both
             networks. mmengine's runner passes the config's top-level
             ``data_preprocessor`` here, as it does for any model. Defaults
@@ -219,7 +226,11 @@ class BaseDistiller(BaseModel):
                  teacher_dtype: Optional[str] = None,
                  channels_last: bool = False,
                  compile: Union[bool, dict] = False,
-                 nonfinite_distill: str = 'raise'):
+                 nonfinite_distill: str = 'raise',
+                 distill_size: str = 'student'):
+        if distill_size not in ('student', 'finer'):
+            raise DistillerConfigError(
+                f"distill_size is 'student' or 'finer', got {distill_size!r}")
         if nonfinite_distill not in ('raise', 'skip'):
             raise DistillerConfigError(
                 f"nonfinite_distill is 'raise' or 'skip', got "
@@ -262,6 +273,7 @@ class BaseDistiller(BaseModel):
         self.teacher_dtype = teacher_dtype
         self.channels_last = channels_last
         self.nonfinite_distill = nonfinite_distill
+        self.distill_size = distill_size
         self.distill_scale = 1.0
         if channels_last:
             self.student.to(memory_format=torch.channels_last)
@@ -367,8 +379,8 @@ class BaseDistiller(BaseModel):
                       teacher_outputs: Dict[str, torch.Tensor]) -> Pairs:
         """The two tensors each distill loss compares: the logits, or the
         captured outputs of the modules it names; the student's through its
-        connector, the teacher's as float32 and resized to the student's
-        height and width (4-D)."""
+        connector, the teacher's as float32, both at one height and width
+        (4-D; :meth:`same_size`)."""
         pairs = {}
         for name in self.distill_losses:
             where = 'logits'
@@ -385,18 +397,30 @@ class BaseDistiller(BaseModel):
                 where += ' (student through its connector)'
             if teacher.dim() == 4 and student.dim() == 4 and \
                     teacher.shape[2:] != student.shape[2:]:
-                teacher = F.interpolate(teacher, size=student.shape[2:],
-                                        mode='bilinear',
-                                        align_corners=self.align_corners)
+                student, teacher = self.same_size(student, teacher)
             if student.shape != teacher.shape:
                 raise DistillerConfigError(
                     f'distill loss {name!r} cannot compare the {where}: '
                     f'student {tuple(student.shape)}, teacher '
-                    f'{tuple(teacher.shape)} (after resizing the teacher\'s '
-                    'height and width); a connector maps the student\'s '
+                    f'{tuple(teacher.shape)} (after resizing height and '
+                    'width); a connector maps the student\'s '
                     'channels to the teacher\'s')
             pairs[name] = student, teacher
         return pairs
+
+    def same_size(self, student: torch.Tensor, teacher: torch.Tensor
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``[N, C, H, W]`` tensors of different ``H, W`` resized
+        bilinearly to one size: the student's, or with ``distill_size=
+        'finer'`` the larger of the two."""
+        if self.distill_size == 'finer' and \
+                teacher.shape[2:].numel() > student.shape[2:].numel():
+            return F.interpolate(student, size=teacher.shape[2:],
+                                 mode='bilinear',
+                                 align_corners=self.align_corners), teacher
+        return student, F.interpolate(teacher, size=student.shape[2:],
+                                      mode='bilinear',
+                                      align_corners=self.align_corners)
 
     def distill(
         self,

@@ -20,8 +20,8 @@ class SegDistiller(BaseDistiller):
     outputs of the modules they name (e.g. ``student='auxiliary_head',
     teacher='auxiliary_head'``: the auxiliary heads' logits). When the two
     tensors differ in height and width, the teacher's are resized
-    bilinearly to the student's: the student's are what is trained, and
-    the smaller map keeps the losses cheap.
+    bilinearly to the student's (the student's are what is trained), or
+    with ``distill_size='finer'`` the coarser map to the finer one.
 
     The training step returns the student's own losses
     (``decode.loss_ce``, ``aux.loss_ce``, ...) plus ``distill.<name>``.
