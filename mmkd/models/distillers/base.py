@@ -214,7 +214,7 @@ class BaseDistiller(BaseModel):
 
     #: the registry scope of the task library: 'mmseg' or 'mmpretrain'
     task_scope: str
-    #: how 4-D teacher tensors are resized to the student's (bilinear)
+    #: how 4-D tensors of different sizes are resized (bilinear; same_size)
     align_corners: bool = False
 
     def __init__(self,
