@@ -33,6 +33,8 @@ custom_hooks = [
 ]
 
 # Checked loading (configs/_base_/cityscapes_checked_loading.py), otherwise
-# MMSegmentation's Cityscapes training pipeline.
+# MMSegmentation's Cityscapes pipelines.
 train_dataloader = dict(
     dataset=dict(pipeline={{_base_.checked_train_pipeline}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.checked_test_pipeline}}))
+test_dataloader = val_dataloader

@@ -12,9 +12,9 @@ from . import compat  # noqa: E402
 
 compat.apply()
 
-from .checkpoint import route_mmengine_local_loads  # noqa: E402
+from .checkpoint import route_mmengine_loads  # noqa: E402
 
-route_mmengine_local_loads()
+route_mmengine_loads()
 
 from .version import __version__  # noqa: E402
 

@@ -2,6 +2,7 @@
 distributed runs without CUDA, recognise distiller configs and take the
 student out of a distiller checkpoint."""
 import logging
+import os
 import os.path as osp
 from collections import OrderedDict
 from typing import Optional
@@ -11,14 +12,17 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.registry import MODELS
 
-from mmkd.checkpoint import load_checkpoint_file, state_dict_of
+from mmkd.checkpoint import (CheckpointError, latest_good_checkpoint,
+                             load_checkpoint_file, state_dict_of,
+                             trust_checkpoint)
 from mmkd.models.distillers import BaseDistiller
 from mmkd.transforms import plain_loaders
 
 __all__ = [
     'load_tool_config', 'check_inputs', 'enable_tensorboard',
-    'setup_cpu_distributed',
-    'is_distiller_config', 'student_config', 'student_weights'
+    'setup_cpu_distributed', 'add_checksum_hook', 'set_resume',
+    'is_distiller_config', 'student_config', 'exported_config',
+    'student_weights', 'names_mmkd', 'dataset_class', 'dataset_setting'
 ]
 
 # What to do about a missing dataset, by dataset type.
@@ -55,20 +59,91 @@ def _first_missing(dataset) -> Optional[str]:
     return next((path for path in paths if not osp.exists(path)), None)
 
 
+def dataset_class(dataset: dict, scope: Optional[str]) -> Optional[type]:
+    """The class a dataset config builds, from the registry of ``scope``
+    (the config's default scope), or None when it is not registered."""
+    from mmengine.registry import DATASETS
+    with DATASETS.switch_scope_and_registry(scope) as registry:
+        return registry.get(dataset.get('type'))
+
+
+def dataset_setting(dataset: dict, name: str, scope: Optional[str]):
+    """A dataset config's ``name`` argument (``img_suffix``, ...): the
+    config's, else the default of the dataset class that builds it (the
+    first class in its MRO whose ``__init__`` names it), else None."""
+    import inspect
+    if name in dataset:
+        return dataset[name]
+    for cls in (dataset_class(dataset, scope) or object).__mro__:
+        parameter = inspect.signature(cls.__init__).parameters.get(name)
+        if parameter is not None and \
+                parameter.default is not inspect.Parameter.empty:
+            return parameter.default
+    return None
+
+
+def _files(folder: str, suffix: str) -> list:
+    """Paths under ``folder``, relative to it, ending with ``suffix``."""
+    return sorted(osp.relpath(osp.join(top, name), folder)
+                  for top, _, names in os.walk(folder, followlinks=True)
+                  for name in names if name.endswith(suffix))
+
+
+def _split_problem(dataset: dict, scope: Optional[str]) -> Optional[str]:
+    """Why a segmentation split whose folders exist holds nothing to train
+    or test on: no image, or images without their label maps (MMSegmentation
+    pairs ``<img_path>/<stem><img_suffix>`` with ``<seg_map_path>/<stem>
+    <seg_map_suffix>``). None when it looks complete, or is not laid out in
+    such folders."""
+    prefixes = dataset.get('data_prefix')
+    if not isinstance(prefixes, dict) or not prefixes.get('img_path') or \
+            dataset.get('ann_file'):
+        return None
+    root = dataset.get('data_root') or ''
+    image_dir = osp.join(root, prefixes['img_path'])
+    image_suffix = dataset_setting(dataset, 'img_suffix', scope) or ''
+    images = _files(image_dir, image_suffix)
+    label_suffix = dataset_setting(dataset, 'seg_map_suffix', scope)
+    layout = f'{image_dir}/**/<name>{image_suffix}'
+    if prefixes.get('seg_map_path') and label_suffix:
+        label_dir = osp.join(root, prefixes['seg_map_path'])
+        layout += f' with {label_dir}/**/<name>{label_suffix}'
+    if not images:
+        return f'{image_dir} holds no *{image_suffix} image (expected ' \
+            f'{layout})'
+    if not (prefixes.get('seg_map_path') and label_suffix):
+        return None
+    unlabelled = [
+        osp.join(label_dir, image[:len(image) - len(image_suffix)] +
+                 label_suffix) for image in images]
+    unlabelled = [path for path in unlabelled if not osp.isfile(path)]
+    if unlabelled:
+        return (f'{len(unlabelled)} of the {len(images)} images of '
+                f'{image_dir} have no label map, e.g. {unlabelled[0]} '
+                f'(expected {layout})')
+    return None
+
+
 def check_inputs(cfg: Config, loaders) -> None:
     """Stop, in one line per problem, if a dataset folder of the
-    ``loaders`` (e.g. ``'train_dataloader'``) or the teacher's local
-    checkpoint file is missing: before any model is built or downloaded."""
+    ``loaders`` (e.g. ``'train_dataloader'``) is missing, holds no image or
+    images without label maps, or the teacher's local checkpoint file is
+    missing: before any model is built or downloaded."""
     problems = []
+    scope = cfg.get('default_scope')
     for loader in loaders:
         if cfg.get(loader) is None:
             continue
         for dataset in _datasets(cfg[loader]['dataset']):
+            hint = DATA_HELP.get(dataset.get('type'), OTHER_DATA_HELP)
             missing = _first_missing(dataset)
             if missing is not None:
-                hint = DATA_HELP.get(dataset.get('type'), OTHER_DATA_HELP)
                 problems.append(f'{loader}: {missing} does not exist '
                                 f'({hint})')
+                continue
+            problem = _split_problem(dataset, scope)
+            if problem is not None:
+                problems.append(f'{loader}: {problem} ({hint})')
     teacher = cfg.get('model', {}).get('teacher')
     checkpoint = teacher.get('checkpoint') if isinstance(teacher,
                                                          dict) else None
@@ -118,6 +193,46 @@ def enable_tensorboard(cfg: Config) -> None:
     if not any(backend.get('type') == 'TensorboardVisBackend'
                for backend in backends):
         backends.append(dict(type='TensorboardVisBackend'))
+
+
+def add_checksum_hook(cfg: Config) -> None:
+    """Add ``mmkd.CheckpointChecksumHook`` to the config's custom hooks,
+    unless it is there: every checkpoint the run saves carries a checksum
+    of its contents."""
+    hooks = cfg.setdefault('custom_hooks', [])
+    if not any(hook.get('type') == 'mmkd.CheckpointChecksumHook'
+               for hook in hooks):
+        hooks.append(dict(type='mmkd.CheckpointChecksumHook'))
+
+
+def set_resume(cfg: Config, resume: Optional[str], trust: bool) -> None:
+    """Apply ``tools/train.py``'s ``--resume [CHECKPOINT]`` and
+    ``--trust-checkpoint`` to ``cfg``. ``resume='auto'`` (the option
+    without a path) resumes from the work dir's latest checkpoint that
+    loads and passes its checksum (:func:`latest_good_checkpoint`), or
+    starts afresh when the work dir holds none; a path resumes from that
+    file, which must load. ``trust`` vouches for the file resumed or
+    loaded from (``load_from``)."""
+    if resume == 'auto':
+        try:
+            resume = latest_good_checkpoint(cfg.work_dir, trust=trust)
+        except CheckpointError as error:
+            raise SystemExit(f'error: --resume: {error}')
+        if resume is None:
+            print_log(f'--resume: {cfg.work_dir} holds no checkpoint; '
+                      'training from the start', logger='current',
+                      level=logging.WARNING)
+        else:
+            print_log(f'Resuming from the latest good checkpoint {resume}',
+                      logger='current')
+    if resume is not None:
+        cfg.resume = True
+        cfg.load_from = resume
+    if trust:
+        if cfg.get('load_from') is None:
+            raise SystemExit('--trust-checkpoint: no checkpoint to trust '
+                             '(give --resume CHECKPOINT, or load_from)')
+        trust_checkpoint(cfg.load_from)
 
 
 def _sync_bn_to_bn(node) -> int:
@@ -172,24 +287,46 @@ def is_distiller_config(model_cfg: ConfigDict, default_scope: str) -> bool:
         model_class, BaseDistiller)
 
 
+def names_mmkd(node) -> bool:
+    """Whether any ``type`` under ``node`` (a config or a part of one) is
+    one of mmkd's, ``mmkd.<name>``."""
+    if isinstance(node, dict):
+        return str(node.get('type', '')).startswith('mmkd.') or any(
+            names_mmkd(value) for value in node.values())
+    if isinstance(node, (list, tuple)):
+        return any(names_mmkd(value) for value in node)
+    return False
+
+
 def student_config(cfg: Config) -> Config:
-    """A distiller config turned into its student's plain config, in place:
-    the student as the model, without mmkd's import and hooks (they need a
-    distiller), and with MMSegmentation's loaders in place of the checked
-    ones. Returns ``cfg``."""
+    """A distiller config turned into its student's config, in place: the
+    student as the model, without mmkd's hooks (they need a distiller).
+    The data pipelines keep mmkd's checked loaders, and the config keeps
+    importing mmkd for them. Returns ``cfg``."""
     cfg.model = cfg.model.student
-    for key in list(cfg.keys()):
-        plain_loaders(cfg[key])
+    hooks = [hook for hook in cfg.pop('custom_hooks', [])
+             if not str(hook.get('type', '')).startswith('mmkd.')]
+    if hooks:
+        cfg.custom_hooks = hooks
+    return cfg
+
+
+def exported_config(cfg: Config) -> Config:
+    """A distiller config turned into the config of its exported student,
+    in place: :func:`student_config`, with MMSegmentation's (MMPretrain's)
+    loaders in place of mmkd's checked ones, and without importing mmkd
+    unless something still names it (a dataset of mmkd's, such as
+    ``mmkd.DigitScapesDataset``). Returns ``cfg``."""
+    plain_loaders(student_config(cfg))
+    if names_mmkd({key: value for key, value in cfg.items()
+                   if key != 'custom_imports'}):
+        return cfg
     imports = cfg.get('custom_imports', {}).get('imports', [])
     imports = [name for name in imports if name.split('.')[0] != 'mmkd']
     if imports:
         cfg.custom_imports.imports = imports
     else:
         cfg.pop('custom_imports', None)
-    hooks = [hook for hook in cfg.pop('custom_hooks', [])
-             if not str(hook.get('type', '')).startswith('mmkd.')]
-    if hooks:
-        cfg.custom_hooks = hooks
     return cfg
 
 

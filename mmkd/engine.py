@@ -6,7 +6,9 @@ from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import is_model_wrapper
 
+from mmkd.checkpoint import add_checksum
 from mmkd.models.distillers import BaseDistiller
+from mmkd.models.settings import check_int
 from mmkd.registry import HOOKS
 
 
@@ -76,10 +78,9 @@ class DistillScheduleHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, warmup_iters: int = 0, stop_iter: Optional[int] = None):
-        if warmup_iters < 0:
-            raise ValueError(f'warmup_iters must be >= 0, got {warmup_iters}')
-        if stop_iter is not None and stop_iter < 0:
-            raise ValueError(f'stop_iter must be >= 0, got {stop_iter}')
+        check_int('DistillScheduleHook', 'warmup_iters', warmup_iters, 0)
+        if stop_iter is not None:
+            check_int('DistillScheduleHook', 'stop_iter', stop_iter, 0)
         self.warmup_iters = warmup_iters
         self.stop_iter = stop_iter
 
@@ -214,3 +215,19 @@ class ResumeRandomStateHook(Hook):
         torch.set_rng_state(state['cpu'])
         if 'cuda' in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state['cuda'])
+
+
+@HOOKS.register_module()
+class CheckpointChecksumHook(Hook):
+    """Store a checksum of each checkpoint's contents in it as it is saved
+    (:func:`mmkd.checkpoint.add_checksum`); every load through mmkd then
+    verifies it, and ``tools/train.py --resume`` skips a latest checkpoint
+    that fails it for the newest good one.
+
+    It runs after every other hook has added its part (priority
+    ``LOWEST``). ``tools/train.py`` adds it to every run it trains.
+    """
+    priority = 'LOWEST'
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        add_checksum(checkpoint)

@@ -13,8 +13,10 @@ dataset draws another one); test-mode datasets refuse skipped samples.
 import logging
 from typing import Optional
 
+import cv2
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmseg.datasets.transforms import LoadAnnotations
 
@@ -34,6 +36,13 @@ _PLAIN = {
 
 class DataError(ValueError):
     """A sample's files are missing, unreadable or inconsistent."""
+
+
+# What decoding a file can raise: a missing or unreadable file (OSError,
+# PIL's UnidentifiedImageError among them), an empty or undecodable one
+# (OpenCV's cv2.error, mmcv's assertion that the image decoded, numpy's
+# ValueError).
+DECODING_ERRORS = (OSError, ValueError, AssertionError, cv2.error)
 
 
 def _refuse(message: str, skip: bool) -> None:
@@ -61,8 +70,7 @@ class LoadCheckedImage(LoadImageFromFile):
         path = results['img_path']
         try:
             return super().transform(results)
-        # mmcv asserts that the image decoded: AssertionError included.
-        except (OSError, ValueError, AssertionError) as error:
+        except DECODING_ERRORS as error:
             _refuse(f'image {path} is missing or unreadable: {error}',
                     self.skip_bad)
             return None
@@ -93,7 +101,7 @@ class LoadCheckedAnnotations(LoadAnnotations):
         path = results['seg_map_path']
         try:
             results = super().transform(results)
-        except (OSError, ValueError) as error:  # PIL's errors included
+        except DECODING_ERRORS as error:
             _refuse(f'label map {path} is missing or unreadable: {error}',
                     self.skip_bad)
             return None
@@ -105,11 +113,16 @@ class LoadCheckedAnnotations(LoadAnnotations):
 
     def _problem(self, results: dict) -> Optional[str]:
         labels = results['gt_seg_map']
-        image = results.get('img')
-        if image is not None and image.shape[:2] != labels.shape[:2]:
+        # the image as read: a test pipeline may resize it before loading
+        # the labels
+        image_shape = results.get('ori_shape')
+        if image_shape is None and results.get('img') is not None:
+            image_shape = results['img'].shape
+        if image_shape is not None and \
+                tuple(image_shape[:2]) != labels.shape[:2]:
             return (f'{labels.shape[0]}x{labels.shape[1]} pixels, but its '
                     f'image {results["img_path"]} has '
-                    f'{image.shape[0]}x{image.shape[1]}')
+                    f'{image_shape[0]}x{image_shape[1]}')
         if labels.dtype == np.uint8:  # a few times faster than np.unique
             values = np.flatnonzero(np.bincount(labels.ravel(), minlength=256))
         else:
@@ -127,7 +140,10 @@ def plain_loaders(node):
     """``node`` (a config, or any part of one) with every checked loader
     replaced by the OpenMMLab loader it extends, in place; for configs that
     must run without mmkd. Returns ``node``."""
-    if isinstance(node, dict):
+    if isinstance(node, Config):
+        for key in list(node.keys()):
+            plain_loaders(node[key])
+    elif isinstance(node, dict):
         if node.get('type') in _PLAIN:
             plain, own_args = _PLAIN[node['type']]
             node['type'] = plain

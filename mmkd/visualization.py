@@ -11,8 +11,10 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from mmkd.apis import is_distiller_config, student_config, student_weights
+from mmkd.apis import (dataset_class, dataset_setting, is_distiller_config,
+                       student_config, student_weights)
 from mmkd.checkpoint import load_state_dict_verified
+from mmkd.transforms import plain_loaders
 from mmkd.models.distillers.base import build_in_scope, build_teacher
 
 __all__ = ['VisualizationError', 'load_pair', 'label_path', 'image_miou',
@@ -50,6 +52,10 @@ def load_pair(config: str, checkpoint: str,
         teacher['config'] = teacher_config
     if teacher_checkpoint is not None:
         teacher['checkpoint'] = teacher_checkpoint
+    # mmseg.apis.inference_model drops MMSegmentation's LoadAnnotations
+    # from the test pipeline (an image has no labels there), not mmkd's
+    # checked loader
+    plain_loaders(cfg)
     model_cfg = dict(cfg.model)
     if 'data_preprocessor' not in model_cfg and 'data_preprocessor' in cfg:
         model_cfg['data_preprocessor'] = cfg.data_preprocessor
@@ -67,13 +73,11 @@ def label_path(cfg: Config, image: str) -> Optional[str]:
     """The ground-truth label map of ``image`` by the test dataset's
     layout (``data_prefix`` and suffixes, as in Cityscapes), or None when
     there is none."""
-    import inspect
     dataset = cfg.test_dataloader.dataset
-    parameters = inspect.signature(_dataset_class(cfg).__init__).parameters
+    scope = cfg.get('default_scope', 'mmseg')
 
     def setting(name):  # the config's, else the dataset class's default
-        default = parameters[name].default if name in parameters else None
-        return dataset.get(name, default)
+        return dataset_setting(dataset, name, scope)
 
     img_suffix, seg_suffix = setting('img_suffix'), setting('seg_map_suffix')
     prefixes = dataset.get('data_prefix', {})
@@ -147,7 +151,8 @@ def render(cfg: Config, student: nn.Module, teacher: nn.Module, image: str,
     predictions = {name: r.pred_sem_seg.data[0].numpy()
                    for name, r in results.items()}
     meta = student.dataset_meta if getattr(student, 'dataset_meta', None) \
-        else _dataset_class(cfg).METAINFO
+        else dataset_class(cfg.test_dataloader.dataset,
+                          cfg.get('default_scope', 'mmseg')).METAINFO
     num_classes = len(meta['classes'])
     label_file = label_path(cfg, image)
     label = imread(label_file, flag='unchanged') if label_file else None
@@ -178,11 +183,3 @@ def render(cfg: Config, student: nn.Module, teacher: nn.Module, image: str,
     figure.savefig(out, dpi=110)
     plt.close(figure)
     return scores
-
-
-def _dataset_class(cfg: Config) -> type:
-    """The class of ``cfg``'s test dataset, from its scope's registry."""
-    from mmengine.registry import DATASETS
-    with DATASETS.switch_scope_and_registry(cfg.get('default_scope',
-                                                    'mmseg')) as registry:
-        return registry.get(cfg.test_dataloader.dataset.type)

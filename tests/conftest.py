@@ -2,9 +2,12 @@
 models that run in milliseconds. The real configs are exercised by
 test_configs.py, test_cls_configs.py and test_tools.py."""
 import copy
+import os.path as osp
+import zipfile
 from dataclasses import dataclass
 from typing import Callable, Set
 
+import numpy as np
 import pytest
 from mmengine.config import ConfigDict
 
@@ -167,3 +170,27 @@ def cls_teacher_checkpoint(tmp_path):
     write_model_checkpoint(classifier_cfg(width=16), str(path), seed=1,
                            scope='mmpretrain')
     return path
+
+
+def flip_tensor_bytes(path, count=64):
+    """Invert ``count`` bytes in the middle of the largest tensor of a
+    checkpoint file: the damage a bad disk or copy does, which torch's
+    loader does not notice."""
+    with zipfile.ZipFile(path) as archive:
+        record = max((info for info in archive.infolist()
+                      if '/data/' in info.filename),
+                     key=lambda info: info.file_size)
+    with open(path, 'r+b') as file:
+        file.seek(record.header_offset + 26)
+        name_length, extra_length = np.frombuffer(file.read(4), '<u2')
+        start = record.header_offset + 30 + int(name_length) + int(
+            extra_length) + record.file_size // 2
+        file.seek(start)
+        data = bytes(255 - byte for byte in file.read(count))
+        file.seek(start)
+        file.write(data)
+
+
+def truncate(path):
+    with open(path, 'r+b') as file:
+        file.truncate(osp.getsize(path) // 2)

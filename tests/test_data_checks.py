@@ -64,6 +64,16 @@ def break_image_unreadable(image, label):
     return image, rf'image {image} is missing or unreadable'
 
 
+def break_image_empty(image, label):
+    open(image, 'wb').close()  # 0 bytes: OpenCV's decoder raises cv2.error
+    return image, rf'image {image} is missing or unreadable'
+
+
+def break_label_empty(image, label):
+    open(label, 'wb').close()
+    return label, rf'label map {label} is missing or unreadable'
+
+
 def break_label_missing(image, label):
     os.remove(label)
     return label, rf'label map {label} is missing or unreadable'
@@ -89,8 +99,9 @@ def break_label_size(image, label):
                    rf'{image} has 32x64')
 
 
-BREAKS = [break_image_missing, break_image_unreadable, break_label_missing,
-          break_label_unreadable, break_label_values, break_label_size]
+BREAKS = [break_image_missing, break_image_unreadable, break_image_empty,
+          break_label_missing, break_label_unreadable, break_label_empty,
+          break_label_values, break_label_size]
 
 
 @pytest.mark.parametrize('damage', BREAKS, ids=lambda f: f.__name__[6:])

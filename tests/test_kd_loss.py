@@ -55,5 +55,5 @@ def test_module_applies_loss_weight_and_is_registered():
 
 
 def test_rejects_non_positive_temperature():
-    with pytest.raises(ValueError, match='tau must be positive'):
+    with pytest.raises(ValueError, match='KDLoss: tau must be a finite number > 0, got 0'):
         KDLoss(tau=0)

@@ -236,7 +236,7 @@ def test_schedule_warms_up_linearly_and_stops():
     assert [hook.scale(i) for i in range(8)] == [
         0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 0.0, 0.0]
     assert DistillScheduleHook().scale(10**6) == 1.0
-    with pytest.raises(ValueError, match='warmup_iters must be >= 0'):
+    with pytest.raises(ValueError, match='warmup_iters must be an integer >= 0'):
         DistillScheduleHook(warmup_iters=-1)
 
 

@@ -14,6 +14,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from conftest import flip_tensor_bytes
+from mmkd.checkpoint import CHECKSUM_KEY
 from mmkd.datasets import write_digitscapes
 from mmkd.testing import write_model_checkpoint
 
@@ -112,6 +114,35 @@ def test_resumed_run_ends_with_the_same_student(run_config, uninterrupted,
     assert any(not torch.equal(at_3[k], expected[k]) for k in expected)
 
 
+def test_resume_passes_over_a_damaged_latest_checkpoint(
+        run_config, uninterrupted, tmp_path):
+    """Bytes flipped inside a tensor of the latest checkpoint: ``--resume``
+    names it and resumes from the one before, ending where the run that
+    was never interrupted ended; ``--resume`` with its path refuses it."""
+    work_dir, _ = uninterrupted
+    damaged = tmp_path / 'work'
+    os.makedirs(damaged)
+    for name in ('iter_3.pth', 'iter_6.pth'):
+        shutil.copy(work_dir / name, damaged / name)
+    (damaged / 'last_checkpoint').write_text(str(damaged / 'iter_6.pth'))
+    flip_tensor_bytes(damaged / 'iter_6.pth')
+
+    refused = train(run_config, damaged, '--resume',
+                    str(damaged / 'iter_6.pth'))
+    assert refused.returncode != 0
+    assert f'checkpoint {damaged}/iter_6.pth fails its checksum' in \
+        refused.stderr
+    result = train(run_config, damaged, '--resume')
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert (f'resuming from {damaged}/iter_3.pth instead of the newer '
+            f'{damaged}/iter_6.pth') in log
+    assert 'resumed epoch: 0, iter: 3' in log
+    expected = student(work_dir / 'iter_6.pth')
+    got = student(damaged / 'iter_6.pth')
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+
+
 class _RunsCode:
     def __init__(self, witness):
         self.witness = witness
@@ -135,11 +166,20 @@ def test_a_resume_file_that_would_run_code_is_refused_unrun(
     assert not (tmp_path / 'PWNED').exists()
 
 
+def legacy_checkpoint(path):
+    """The checkpoint at ``path`` as an older script would have saved it:
+    an object in its meta that the weights-only unpickler refuses (but that
+    runs no code), and no checksum."""
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint['meta']['args'] = argparse.Namespace(lr=0.1)  # refused
+    del checkpoint[CHECKSUM_KEY]
+    return checkpoint
+
+
 def test_a_trusted_legacy_resume_file_resumes_exactly(
         run_config, uninterrupted, tmp_path):
     work_dir, _ = uninterrupted
-    checkpoint = torch.load(work_dir / 'iter_3.pth', weights_only=True)
-    checkpoint['meta']['args'] = argparse.Namespace(lr=0.1)  # refused
+    checkpoint = legacy_checkpoint(work_dir / 'iter_3.pth')
     legacy = tmp_path / 'legacy.pth'
     torch.save(checkpoint, legacy)
 
@@ -165,8 +205,7 @@ def test_trust_checkpoint_needs_a_checkpoint(run_config, tmp_path):
 def test_the_test_tool_loads_a_legacy_checkpoint_only_when_trusted(
         run_config, uninterrupted, tmp_path):
     work_dir, _ = uninterrupted
-    checkpoint = torch.load(work_dir / 'iter_6.pth', weights_only=True)
-    checkpoint['meta']['args'] = argparse.Namespace(lr=0.1)
+    checkpoint = legacy_checkpoint(work_dir / 'iter_6.pth')
     legacy = tmp_path / 'legacy.pth'
     torch.save(checkpoint, legacy)
 

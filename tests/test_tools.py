@@ -112,8 +112,8 @@ def test_train_test_and_resume(cityscapes, tmp_path):
         '--resume', '--cfg-options', *options, 'train_cfg.max_iters=3',
         'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=1',
         'default_hooks.logger.interval=1')
-    assert f'Auto resumed from the latest checkpoint {work_dir}/iter_2.pth' \
-        in resume_log
+    assert 'Resuming from the latest good checkpoint ' \
+        f'{work_dir}/iter_2.pth' in resume_log
     assert 'resumed epoch: 0, iter: 2' in resume_log
     assert 'Iter(train) [3/3]' in resume_log
     assert 'Iter(train) [1/3]' not in resume_log
@@ -195,7 +195,12 @@ def test_a_missing_split_folder_and_teacher_file_are_named(tmp_path):
         f'train_dataloader.dataset.data_root={root}',
         f'val_dataloader.dataset.data_root={root}',
         f'model.teacher.checkpoint={teacher}')
+    image_dir, label_dir = root / 'leftImg8bit/train', root / 'gtFine/train'
     assert errors == [
+        f'error: train_dataloader: {image_dir} holds no *_leftImg8bit.png '
+        f'image (expected {image_dir}/**/<name>_leftImg8bit.png with '
+        f'{label_dir}/**/<name>_gtFine_labelTrainIds.png) (python '
+        'tools/make_digitscapes.py data/digitscapes builds it)',
         f'error: val_dataloader: {root}/gtFine/val does not exist (python '
         'tools/make_digitscapes.py data/digitscapes builds it)',
         f'error: model.teacher.checkpoint: {teacher} does not exist (train '

@@ -7,7 +7,8 @@ MMPretrain model: its checkpoint and, beside it, its config.
 Writes ``student.pth`` (the student's weights under their own names, and
 the training checkpoint's ``meta`` with ``cfg`` replaced by the student's
 config) and ``student.py`` (the training config with the student as its
-``model``, no mmkd in it). MMSegmentation loads the pair as any model of
+``model`` and MMSegmentation's loaders in place of mmkd's checked ones; it
+imports mmkd only where a dataset of mmkd's is named, e.g. DigitScapes). MMSegmentation loads the pair as any model of
 its zoo: ``mmseg.apis.init_model('student.py', 'student.pth')`` or its
 ``tools/test.py student.py student.pth`` (with mmcv-lite, import mmkd
 first: its compat layer lets ``mmseg.apis`` import without compiled ops).
@@ -30,9 +31,10 @@ import sys
 import torch
 from mmengine.config import Config
 
-from mmkd.apis import is_distiller_config, student_config
-from mmkd.checkpoint import (CheckpointError, load_checkpoint_file,
-                             load_state_dict_verified, state_dict_of)
+from mmkd.apis import exported_config, is_distiller_config
+from mmkd.checkpoint import (CheckpointError, add_checksum,
+                             load_checkpoint_file, load_state_dict_verified,
+                             state_dict_of)
 from mmkd.models.distillers.base import build_in_scope
 
 STUDENT_PREFIX = 'student.'
@@ -100,7 +102,7 @@ def main():
             raise CheckpointError(
                 f'the config of {args.checkpoint} is not a distiller config '
                 f'(model type {cfg.model.type!r}); nothing to export')
-        cfg = student_config(cfg)
+        cfg = exported_config(cfg)
         weights = student_weights_strict(checkpoint, args.checkpoint)
         student = build_in_scope(cfg.model, cfg.get('default_scope'))
         load_state_dict_verified(student, weights, args.checkpoint,
@@ -120,7 +122,7 @@ def main():
     if unsafe:
         print(f'left out of the exported meta, as they need the full '
               f'unpickler: {unsafe}')
-    torch.save({'state_dict': weights, 'meta': meta}, args.out)
+    torch.save(add_checksum({'state_dict': weights, 'meta': meta}), args.out)
     print(f'wrote {args.out} ({len(weights)} tensors) and {config_path}')
 
 

@@ -13,11 +13,10 @@ import os
 from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import Runner
 
-from mmkd.apis import (check_inputs, enable_tensorboard, load_tool_config,
-                       setup_cpu_distributed)
-from mmkd.checkpoint import trust_checkpoint
+from mmkd.apis import (add_checksum_hook, check_inputs, enable_tensorboard,
+                       load_tool_config, set_resume, setup_cpu_distributed)
 
 
 def parse_args():
@@ -32,7 +31,7 @@ def parse_args():
         const='auto',
         metavar='CHECKPOINT',
         help='resume training from CHECKPOINT; without one, from the latest '
-        'checkpoint in the work dir')
+        'checkpoint in the work dir that loads and passes its checksum')
     parser.add_argument(
         '--trust-checkpoint',
         action='store_true',
@@ -77,19 +76,8 @@ def main():
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume is not None:
-        cfg.resume = True
-        # None makes mmengine resume from the work dir's latest checkpoint.
-        cfg.load_from = None if args.resume == 'auto' else args.resume
-
-    if args.trust_checkpoint:
-        trusted = cfg.get('load_from')
-        if args.resume == 'auto':
-            trusted = find_latest_checkpoint(cfg.work_dir)
-        if trusted is None:
-            raise SystemExit('--trust-checkpoint: no checkpoint to trust '
-                             '(give --resume CHECKPOINT, or load_from)')
-        trust_checkpoint(trusted)
+    add_checksum_hook(cfg)
+    set_resume(cfg, args.resume, args.trust_checkpoint)
 
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)

@@ -27,9 +27,9 @@ train_pipeline = [
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmkd.LoadCheckedImage'),
     dict(type='Resize', scale=scale, keep_ratio=True),
-    dict(type='LoadAnnotations'),
+    dict(type='mmkd.LoadCheckedAnnotations', num_classes=19),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

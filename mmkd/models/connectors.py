@@ -5,6 +5,7 @@ them; the exported student never contains them."""
 import torch
 from torch import nn
 
+from mmkd.models.settings import check_int
 from mmkd.registry import MODELS
 
 
@@ -17,6 +18,9 @@ class ConvConnector(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int,
                  norm: bool = True):
+        in_channels = check_int('ConvConnector', 'in_channels', in_channels, 1)
+        out_channels = check_int('ConvConnector', 'out_channels',
+                                 out_channels, 1)
         layers = [nn.Conv2d(in_channels, out_channels, 1, bias=not norm)]
         if norm:
             layers.append(nn.BatchNorm2d(out_channels))

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from mmseg.utils import add_prefix
 from torch import nn
 
+from mmkd.models.settings import check_int
 from mmkd.registry import MODELS
 from .base import BaseDistiller
 from .capture import capture_outputs
@@ -42,6 +43,9 @@ class SegDistiller(BaseDistiller):
 
     def __init__(self, *args, distill_ignore_index: Optional[int] = None,
                  **kwargs):
+        if distill_ignore_index is not None:
+            check_int('SegDistiller', 'distill_ignore_index',
+                      distill_ignore_index, 0)
         super().__init__(*args, **kwargs)
         self.distill_ignore_index = distill_ignore_index
         self.align_corners = self.student.decode_head.align_corners

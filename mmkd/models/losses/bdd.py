@@ -12,8 +12,9 @@ from typing import Optional
 import torch
 
 from mmkd.registry import MODELS
-from .utils import (DistillLoss, channel_logits, channel_mean,
-                    check_positive, divergences, logit_loss, masked_mean)
+from mmkd.models.settings import check_numbers
+from .utils import (DistillLoss, channel_logits, channel_mean, divergences,
+                    logit_loss, masked_mean)
 
 DISTRIBUTIONS = ('class', 'spatial')
 
@@ -92,7 +93,11 @@ class BDDLoss(DistillLoss):
                  reverse_weight: float = 1.0,
                  distribution: str = 'class',
                  loss_weight: float = 1.0):
-        check_positive(tau_forward=tau_forward, tau_reverse=tau_reverse)
+        check_numbers(type(self).__name__,
+                      positive=dict(tau_forward=tau_forward,
+                                    tau_reverse=tau_reverse),
+                      nonnegative=dict(forward_weight=forward_weight,
+                                       reverse_weight=reverse_weight))
         check_distribution(distribution)
         super().__init__(
             bdd_loss, loss_weight, tau_forward=tau_forward,

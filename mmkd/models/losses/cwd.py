@@ -5,8 +5,9 @@ from typing import Optional
 import torch
 
 from mmkd.registry import MODELS
-from .utils import (DistillLoss, channel_logits, channel_mean,
-                    check_positive, divergences, logit_loss)
+from mmkd.models.settings import check_numbers
+from .utils import (DistillLoss, channel_logits, channel_mean, divergences,
+                    logit_loss)
 
 
 @logit_loss
@@ -36,5 +37,5 @@ class CWDLoss(DistillLoss):
     """
 
     def __init__(self, tau: float = 1.0, loss_weight: float = 1.0):
-        check_positive(tau=tau)
+        check_numbers(type(self).__name__, positive=dict(tau=tau))
         super().__init__(cwd_loss, loss_weight, tau=tau)

@@ -7,7 +7,8 @@ from typing import Optional, Sequence, Union
 import torch
 
 from mmkd.registry import MODELS
-from .utils import DistillLoss, check_positive, logit_loss, masked_mean
+from mmkd.models.settings import check_numbers
+from .utils import DistillLoss, logit_loss, masked_mean
 
 Dims = Union[int, Sequence[int]]
 
@@ -75,6 +76,7 @@ class DISTLoss(DistillLoss):
                  gamma: float = 1.0,
                  tau: float = 1.0,
                  loss_weight: float = 1.0):
-        check_positive(tau=tau)
+        check_numbers(type(self).__name__, positive=dict(tau=tau),
+                      nonnegative=dict(beta=beta, gamma=gamma))
         super().__init__(dist_loss, loss_weight, beta=beta, gamma=gamma,
                          tau=tau)

@@ -4,8 +4,8 @@ from typing import Optional
 import torch
 
 from mmkd.registry import MODELS
-from .utils import (DistillLoss, check_positive, divergences, logit_loss,
-                    masked_mean)
+from mmkd.models.settings import check_numbers
+from .utils import DistillLoss, divergences, logit_loss, masked_mean
 
 
 @logit_loss
@@ -26,5 +26,5 @@ class KDLoss(DistillLoss):
     """``loss_weight * kd_loss(student_logits, teacher_logits, tau)``."""
 
     def __init__(self, tau: float = 1.0, loss_weight: float = 1.0):
-        check_positive(tau=tau)
+        check_numbers(type(self).__name__, positive=dict(tau=tau))
         super().__init__(kd_loss, loss_weight, tau=tau)

@@ -15,8 +15,8 @@ import torch
 from mmengine.logging import MessageHub
 
 from mmkd.registry import MODELS
-from .utils import (DistillLoss, check_positive, divergences, logit_loss,
-                    masked_mean)
+from mmkd.models.settings import check_int, check_numbers
+from .utils import DistillLoss, divergences, logit_loss, masked_mean
 
 SCHEDULES = ('joint', 'progressive')
 
@@ -141,13 +141,11 @@ class PCDLoss(DistillLoss):
                  tau: float = 1.0,
                  loss_weight: float = 1.0,
                  schedule: str = 'joint'):
-        if not (isinstance(num_stages, int) and num_stages >= 1):
-            raise ValueError(
-                f'num_stages must be a positive integer, got {num_stages}')
+        check_int(type(self).__name__, 'num_stages', num_stages, 1)
         if schedule not in SCHEDULES:
-            raise ValueError(
-                f'schedule must be one of {SCHEDULES}, got {schedule!r}')
-        check_positive(tau=tau)
+            raise ValueError(f'{type(self).__name__}: schedule must be one '
+                             f'of {SCHEDULES}, got {schedule!r}')
+        check_numbers(type(self).__name__, positive=dict(tau=tau))
         super().__init__(pcd_loss, loss_weight, tau=tau)
         self.num_stages = num_stages
         self.schedule = schedule

@@ -12,6 +12,8 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
+from mmkd.models.settings import check_number
+
 
 def check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
                  valid_mask: Optional[torch.Tensor] = None) -> None:
@@ -32,12 +34,6 @@ def check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
         raise ValueError(
             f'valid_mask must be a bool tensor of shape {tuple(positions)}, '
             f'got {valid_mask.dtype} {tuple(valid_mask.shape)}')
-
-
-def check_positive(**values: float) -> None:
-    for name, value in values.items():
-        if not value > 0:
-            raise ValueError(f'{name} must be positive, got {value}')
 
 
 def upcast(logits: torch.Tensor) -> torch.Tensor:
@@ -188,10 +184,15 @@ def masked_mean(values: torch.Tensor,
 class DistillLoss(torch.nn.Module):
     """A loss module: ``loss_weight * loss_fn(student_logits, teacher_logits,
     **hyperparameters, valid_mask=valid_mask)``. Subclasses give
-    ``loss_fn`` and name their hyperparameters in their signature."""
+    ``loss_fn``, name their hyperparameters in their signature and check
+    them (:func:`mmkd.models.settings.check_numbers`); ``loss_weight`` is
+    checked here: a finite number >= 0 (a negative one would train the
+    student away from the teacher)."""
 
     def __init__(self, loss_fn: Callable, loss_weight: float,
                  **hyperparameters):
+        loss_weight = check_number(type(self).__name__, 'loss_weight',
+                                   loss_weight)
         super().__init__()
         self.loss_fn = loss_fn
         self.loss_weight = loss_weight
