@@ -546,7 +546,7 @@ def test_progressive_schedule_without_an_iteration_says_so():
 def test_pcd_configuration_errors():
     with pytest.raises(ValueError, match='schedule must be one of'):
         PCDLoss(schedule='sometimes')
-    with pytest.raises(ValueError, match='num_stages must be a positive'):
+    with pytest.raises(ValueError, match='num_stages must be an integer >= 1'):
         PCDLoss(num_stages=0)
     with pytest.raises(ValueError, match='needs at least as many classes'):
         PCDLoss(num_stages=4)(logits(2, 3), logits(2, 3, seed=1))
