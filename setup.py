@@ -26,8 +26,10 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['mmkd', 'mmkd.*']),
     # The configs ship in the package, where mmengine looks for `mmkd::`
-    # paths (mmkd/.mim/configs links to configs/ in the repository).
-    package_data={'mmkd': ['.mim/model-index.yml', '.mim/configs/**/*.py']},
+    # paths (mmkd/.mim/configs links to configs/ in the repository), and
+    # so do the method benchmark's chosen settings, which the demo reads.
+    package_data={'mmkd': ['.mim/model-index.yml', '.mim/configs/**/*.py',
+                           'benchmark/results/*.json']},
     # mmcv is an extra: `mmcv-lite` and the compiled `mmcv` install the same
     # package, so requiring one would overwrite the other.
     install_requires=requirements('runtime.txt'),

@@ -1,7 +1,9 @@
-"""Make the OpenMMLab 2.0 stack run on today's PyTorch and packaging tools.
+"""Make the OpenMMLab 2.0 stack import and load on today's PyTorch and
+packaging tools, quietly.
 
-Each fix is applied once, on ``import mmkd``, and only where its problem
-exists; on a stack without the problem it does nothing.
+``import mmkd`` applies each fix once, and only where its problem exists;
+on a stack without the problem it does nothing. None changes what a model
+computes.
 
 1. ``mmcv-lite`` ships no compiled extension, yet ``import mmseg.models``
    imports ``mmcv.ops`` at module level. Without the extension,
@@ -14,8 +16,9 @@ exists; on a stack without the problem it does nothing.
    Exactly those globals are allowlisted, ``getattr`` only for the one
    lookup mmengine pickles; anything else is still refused.
 3. mmengine resolves ``mmseg::`` and ``mmpretrain::`` config paths through
-   ``pkg_resources``, which setuptools >= 81 no longer ships. Without it,
-   the lookups use ``importlib.metadata`` instead.
+   ``pkg_resources``, which setuptools deprecates (a warning on every
+   import) and setuptools >= 81 no longer ships. The lookups use
+   ``importlib.metadata`` instead.
 4. mmengine resolves ``pkg::path`` configs for the OpenMMLab packages it
    lists, and only for paths with a folder. ``mmkd`` is added to that list
    and ``mmkd::<config>.py`` (a top-level config) accepted, so that
@@ -25,15 +28,16 @@ exists; on a stack without the problem it does nothing.
    (``opencv-python``, which mmengine and mmcv require, its headless and
    contrib variants). Two of them installed side by side leave a ``cv2``
    made of whichever was installed last; a warning names them and the fix.
-6. MMSegmentation's decode heads log a training accuracy (``acc_seg``,
-   never trained on) computed with ``topk`` over the class dimension,
-   which on a CPU is several times slower than ``max`` on the same tensor
-   (``[8, 11, 64, 128]`` logits on one thread: 11 ms against 3.7). Top-1
-   accuracy, the heads' only use, is computed from ``max`` instead: the
-   same figure, ties aside (``max`` takes the first maximal class,
-   ``topk`` leaves ties unspecified), and DigitScapes training steps 5-7 %
-   shorter on one CPU thread (median of interleaved rounds, width-8
-   student 0.935 of its step, width-16 teacher 0.954).
+6. Warnings the user cannot act on are filtered, narrowly, by message and
+   module (:data:`QUIET`): mmcv-lite's missing ``MultiScaleDeformableAttention``,
+   MMSegmentation's ``build_loss`` deprecation, its ``avg_non_ignore``
+   notice, the ``pretrained`` deprecation its own configs trigger, and its
+   visualisation hook's "draw is False" notice. Every other warning shows.
+   ``MMKD_SHOW_ALL_WARNINGS=1`` in the environment turns this off.
+
+Besides these, :func:`fast_top1_accuracy` (opt-in) speeds up the training
+accuracy MMSegmentation's decode heads log; mmkd's checkpoint loading
+(:mod:`mmkd.checkpoint`) routes mmengine's loads through its safe loader.
 """
 import importlib.metadata
 import importlib.util
@@ -46,7 +50,8 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ['MissingCompiledOpError', 'apply']
+__all__ = ['MissingCompiledOpError', 'apply', 'fast_top1_accuracy',
+           'QUIET']
 
 
 class MissingCompiledOpError(RuntimeError):
@@ -162,24 +167,17 @@ def is_installed(package: str) -> bool:
 
 
 def get_installed_path(package: str) -> str:
-    """``mmengine.utils.get_installed_path`` without ``pkg_resources``."""
-    try:
-        dist = importlib.metadata.distribution(package)
-    except importlib.metadata.PackageNotFoundError:
-        spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
-            raise
+    """``mmengine.utils.get_installed_path`` without ``pkg_resources``: the
+    folder the package imports from (for an editable install, the source
+    tree, where mmengine's lookup would point into site-packages)."""
+    spec = importlib.util.find_spec(package)
+    if spec is not None and spec.origin is not None:
         return osp.dirname(spec.origin)
+    dist = importlib.metadata.distribution(package)
     return str(dist.locate_file(_module_of_distribution(dist)))
 
 
-def _has_pkg_resources() -> bool:
-    return importlib.util.find_spec('pkg_resources') is not None
-
-
 def _replace_pkg_resources_lookups() -> None:
-    if _has_pkg_resources():
-        return
     import mmengine.config.config as config_module
     import mmengine.hub.hub as hub_module
     import mmengine.utils as utils_module
@@ -239,17 +237,6 @@ def _resolve_mmkd_configs() -> None:
     config_utils._get_package_and_cfg_path = package_and_cfg_path
     config_module._get_package_and_cfg_path = package_and_cfg_path
 
-    # mmengine takes a distribution's location as its package's folder,
-    # which is wrong for an editable install; mmkd's is where it imports
-    # from.
-    installed_path = config_module.get_installed_path
-
-    def get_installed_path_(package: str) -> str:
-        if package == 'mmkd':
-            return osp.dirname(importlib.util.find_spec('mmkd').origin)
-        return installed_path(package)
-
-    config_module.get_installed_path = get_installed_path_
 
 
 def top1_accuracy_from_max(accuracy):
@@ -277,20 +264,49 @@ def top1_accuracy_from_max(accuracy):
     return top1_accuracy
 
 
-def _top1_accuracy_from_max() -> None:
-    if importlib.util.find_spec('mmseg') is None:
-        return
+def fast_top1_accuracy() -> None:
+    """Opt-in: MMSegmentation's decode heads log a training accuracy
+    (``acc_seg``, never trained on) computed with ``topk`` over the class
+    dimension, which on a CPU is several times slower than ``max`` on the
+    same tensor (``[8, 11, 64, 128]`` logits on one thread: 11 ms against
+    3.7). After this call, top-1 accuracy, the heads' only use, comes from
+    ``max``: the same figure, ties aside (``max`` takes the first maximal
+    class, ``topk`` leaves ties unspecified). DigitScapes training steps
+    are 5-7 % shorter on one CPU thread. A config turns it on with
+    ``custom_imports = dict(imports=['mmkd', 'mmkd.fast_accuracy'])``."""
     import mmseg.models.decode_heads.decode_head as decode_head
 
     if not hasattr(decode_head.accuracy, 'mmkd_original'):
         decode_head.accuracy = top1_accuracy_from_max(decode_head.accuracy)
 
 
+#: (message regex, module regex) of the warnings filtered by default
+QUIET = (
+    (r'Fail to import ``MultiScaleDeformableAttention``',
+     r'mmcv\.cnn\.bricks\.transformer'),
+    (r'``build_loss`` would be deprecated soon', r'mmseg\.models\.builder'),
+    (r'Default ``avg_non_ignore`` is False',
+     r'mmseg\.models\.losses\.cross_entropy_loss'),
+    (r'DeprecationWarning: pretrained is a deprecated',
+     r'mmseg\.models\.backbones\.'),
+    (r'The draw is False, it means that the hook',
+     r'mmseg\.engine\.hooks\.visualization_hook'),
+)
+
+
+def _quiet_known_warnings() -> None:
+    import os
+    if os.environ.get('MMKD_SHOW_ALL_WARNINGS'):
+        return
+    for message, module in QUIET:
+        warnings.filterwarnings('ignore', message=message, module=module)
+
+
 def apply() -> None:
     """Apply every fix whose problem is present. Safe to call repeatedly."""
+    _quiet_known_warnings()  # first: the imports below would warn
     _warn_about_several_opencv()
     _resolve_mmkd_configs()
     _stub_mmcv_ops()
     _allow_mmengine_checkpoints()
     _replace_pkg_resources_lookups()
-    _top1_accuracy_from_max()

@@ -20,7 +20,7 @@ MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmkd',
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmkd',
                    locations=['mmkd.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmkd',
-                 locations=['mmkd.engine'])
+                 locations=['mmkd.hooks'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
                     locations=['mmkd.datasets'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmkd',

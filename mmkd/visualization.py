@@ -11,11 +11,12 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from mmkd.apis import (dataset_class, dataset_setting, is_distiller_config,
-                       student_config, student_weights)
 from mmkd.checkpoint import load_state_dict_verified
+from mmkd.datasets.layout import dataset_class, dataset_setting
+from mmkd.export import is_distiller_config, student_config, student_weights
+from mmkd.models.builder import build_model, config_path, model_config
+from mmkd.models.teacher import build_teacher
 from mmkd.transforms import plain_loaders
-from mmkd.models.distillers.base import build_in_scope, build_teacher
 
 __all__ = ['VisualizationError', 'load_pair', 'label_path', 'image_miou',
            'pixel_kl', 'render']
@@ -36,7 +37,7 @@ def load_pair(config: str, checkpoint: str,
     ``config`` given ``teacher_config`` and ``teacher_checkpoint``; with
     the plain config that their inference runs on, in eval mode."""
     from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(config_path(config))
     scope = cfg.get('default_scope', 'mmseg')
     init_default_scope(scope)  # the test pipeline's transforms resolve there
     if is_distiller_config(cfg.model, scope):
@@ -56,10 +57,7 @@ def load_pair(config: str, checkpoint: str,
     # from the test pipeline (an image has no labels there), not mmkd's
     # checked loader
     plain_loaders(cfg)
-    model_cfg = dict(cfg.model)
-    if 'data_preprocessor' not in model_cfg and 'data_preprocessor' in cfg:
-        model_cfg['data_preprocessor'] = cfg.data_preprocessor
-    student = build_in_scope(model_cfg, scope)
+    student = build_model(model_config(cfg), scope)
     load_state_dict_verified(student, student_weights(checkpoint, trust),
                              checkpoint, what='student')
     teacher = build_teacher(teacher, scope)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from mmengine.config import ConfigDict
 
-from mmkd.testing import (make_cls_batch, make_seg_batch,
-                          write_model_checkpoint)
+from mmkd.models.builder import save_initial_checkpoint
+from mmkd.synthetic import make_cls_batch, make_seg_batch
 
 NUM_CLASSES = 4
 
@@ -120,7 +120,7 @@ def distiller_cfg(teacher_checkpoint, teacher=None, student=None,
 def teacher_checkpoint(tmp_path):
     """A checkpoint of the default teacher, ``segmentor_cfg(width=16)``."""
     path = tmp_path / 'teacher.pth'
-    write_model_checkpoint(segmentor_cfg(width=16), str(path), seed=1)
+    save_initial_checkpoint(segmentor_cfg(width=16), str(path), seed=1)
     return path
 
 
@@ -158,7 +158,7 @@ def task(request):
 def task_checkpoint(tmp_path, task):
     """A checkpoint of ``task``'s default teacher (width 16)."""
     path = tmp_path / f'{task.name}_teacher.pth'
-    write_model_checkpoint(task.model_cfg(width=16), str(path), seed=1,
+    save_initial_checkpoint(task.model_cfg(width=16), str(path), seed=1,
                            scope=task.scope)
     return path
 
@@ -167,7 +167,7 @@ def task_checkpoint(tmp_path, task):
 def cls_teacher_checkpoint(tmp_path):
     """A checkpoint of the default classifier teacher, width 16."""
     path = tmp_path / 'cls_teacher.pth'
-    write_model_checkpoint(classifier_cfg(width=16), str(path), seed=1,
+    save_initial_checkpoint(classifier_cfg(width=16), str(path), seed=1,
                            scope='mmpretrain')
     return path
 

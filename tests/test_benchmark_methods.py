@@ -1,35 +1,36 @@
-"""tools/benchmark_methods.py: the declared sweep, the choice on val, the
-runs on test and the pages, on results made up here (the real runs are
-the tool's job, not the tests')."""
-import importlib.util
+"""The method benchmark (mmkd.benchmark.methods, .pages, .sweeps): the
+declared sweep, the choice on val, the runs on test and the pages, on
+results made up here (the real runs are the benchmark's job, not the
+tests')."""
+import dataclasses
 import inspect
 import json
-import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
+from mmkd.benchmark import methods as benchmark_methods
+from mmkd.benchmark import pages
+from mmkd.benchmark.sweeps import SWEEPS
+from mmkd.models.builder import config_path
 from mmkd.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-spec = importlib.util.spec_from_file_location(
-    'benchmark_methods', osp.join(ROOT, 'tools', 'benchmark_methods.py'))
-benchmark_methods = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(benchmark_methods)
 Run = benchmark_methods.Run
 
 
 @pytest.mark.parametrize('task', ['seg', 'cls'])
 def test_the_sweep_declares_at_most_four_settings_default_first(task):
-    sweeps = Config.fromfile(osp.join(ROOT, benchmark_methods.SWEEPS))[task]
-    configs = osp.join(ROOT, benchmark_methods.TASKS[task].configs)
+    sweeps = SWEEPS[task]
+    configs = benchmark_methods.TASKS[task].configs
     for name in [sweeps['teacher'], sweeps['student'], *sweeps['pretrain']]:
-        assert osp.exists(osp.join(configs, f'{name}.py')), name
+        Config.fromfile(config_path(f'{configs}/{name}.py'))  # it exists
+    benchmark_methods.check_sweeps(sweeps, task)
     for method, spec in sweeps['methods'].items():
         settings = list(spec['settings'])
         assert settings[0] == 'default' and spec['settings']['default'] == []
         assert len(settings) <= 4, method
-        config = Config.fromfile(osp.join(configs, f'{spec["config"]}.py'))
+        config = Config.fromfile(config_path(
+            f'{configs}/{spec["config"]}.py'))
         losses = config.model.distill_losses
         distiller = MODELS.get(config.model.type.split('.')[-1])
         for options in spec['settings'].values():
@@ -62,7 +63,7 @@ def test_choose_the_best_on_val_the_default_on_ties():
 
 
 def test_final_runs_are_the_student_its_double_and_default_and_chosen():
-    sweeps = Config.fromfile(osp.join(ROOT, benchmark_methods.SWEEPS)).seg
+    sweeps = SWEEPS['seg']
     bench = benchmark_methods.Benchmark(benchmark_methods.TASKS['seg'],
                                         sweeps, jobs=1)
     runs = bench.final_runs({'kd': 'tau4', 'bdd': 'default'}, [0, 1, 2])
@@ -77,9 +78,11 @@ def test_final_runs_are_the_student_its_double_and_default_and_chosen():
 
 
 def test_pages_from_made_up_results(tmp_path, monkeypatch):
-    monkeypatch.setattr(benchmark_methods, 'ROOT', str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     (tmp_path / 'docs').mkdir()
-    task = benchmark_methods.TASKS['seg']
+    task = dataclasses.replace(benchmark_methods.TASKS['seg'],
+                               sweep_page='sweep.md',
+                               results_page='results.md')
     sweep = sweep_results({('student', 'default'): 50.0,
                            ('kd', 'default'): 51.0, ('kd', 'tau4'): 52.5})
     for result in sweep.values():
@@ -88,12 +91,13 @@ def test_pages_from_made_up_results(tmp_path, monkeypatch):
                'figures': {split: {'mIoU': value} for split, value in
                            (('train', 70.0), ('val', 60.0), ('test', 59.0))}}
     chosen = benchmark_methods.choose(sweep, 'mIoU')
-    benchmark_methods.sweep_page(task, sweep, chosen, teacher, [0, 3, 7],
-                                 'docs/sweep.md')
+    pages.sweep_page(task, sweep, chosen, teacher, [0, 3, 7], 'docs',
+                     'results', 'python tools/benchmark_methods.py')
     page = (tmp_path / 'docs' / 'sweep.md').read_text()
     assert '| kd | **tau4** |' in page and '+2.50' in page
     assert 'go on to seeds 0, 3, 7 on test' in page
-    saved = json.loads((tmp_path / 'docs' / 'sweep.json').read_text())
+    assert '`python tools/benchmark_methods.py`' in page
+    saved = json.loads((tmp_path / 'results' / 'sweep.json').read_text())
     assert saved['chosen'] == {'kd': {'setting': 'tau4', 'options': []}}
     assert saved['val']['kd/tau4'] == 52.5
 
@@ -117,8 +121,8 @@ def test_pages_from_made_up_results(tmp_path, monkeypatch):
         '"step": 10}\n{"mIoU": 40.0, "step": 20}\n')
     next(r for run, r in final.items() if run.method == 'student' and
          run.setting == 'default' and run.seed == 0)['work_dir'] = 'wd'
-    benchmark_methods.results_page(task, final, chosen, teacher, [0, 1, 2],
-                                   600.0, 'docs/results.md')
+    pages.results_page(task, final, chosen, teacher, [0, 1, 2], 600.0,
+                       'docs', 'python tools/benchmark_methods.py')
     page = (tmp_path / 'docs' / 'results.md').read_text()
     assert (tmp_path / 'docs' / 'results_curves.png').stat().st_size > 0
     assert '](results_curves.png)' in page
@@ -133,16 +137,15 @@ def test_pages_from_made_up_results(tmp_path, monkeypatch):
     assert (tmp_path / 'docs' / 'results_convergence.png').stat().st_size > 0
 
     # a reading written by hand between the markers survives a rewrite
-    reading = (f'{benchmark_methods.READING[0]}\nKD helps here.\n'
-               f'{benchmark_methods.READING[1]}')
+    reading = f'{pages.READING[0]}\nKD helps here.\n{pages.READING[1]}'
     for name in ('results.md', 'sweep.md'):
         path = tmp_path / 'docs' / name
         path.write_text(path.read_text().replace('## Commands',
                                                  reading + '\n## Commands'))
-    benchmark_methods.results_page(task, final, chosen, teacher, [0, 1, 2],
-                                   600.0, 'docs/results.md')
-    benchmark_methods.sweep_page(task, sweep, chosen, teacher, [0, 1, 2],
-                                 'docs/sweep.md')
+    pages.results_page(task, final, chosen, teacher, [0, 1, 2], 600.0,
+                       'docs', 'python tools/benchmark_methods.py')
+    pages.sweep_page(task, sweep, chosen, teacher, [0, 1, 2], 'docs',
+                     'results', 'python tools/benchmark_methods.py')
     for name in ('results.md', 'sweep.md'):
         page = (tmp_path / 'docs' / name).read_text()
         assert page.count('KD helps here.') == 1
@@ -151,7 +154,7 @@ def test_pages_from_made_up_results(tmp_path, monkeypatch):
 
 def test_test_figures_are_reused_only_for_the_run_that_wrote_them(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(benchmark_methods, 'ROOT', str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     tests = []
 
     def fake_test(config, checkpoint, work_dir, metric, threads=None):

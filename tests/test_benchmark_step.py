@@ -1,5 +1,5 @@
-"""tools/benchmark_step.py runs, reports the figures it measured and the
-ratios between them. It times nothing here: timings are its job, on a
+"""tools/benchmark_step.py (mmkd.benchmark.step) runs, reports the figures
+it measured and the ratios between them. It times nothing here: timings are its job, on a
 quiet machine, not the tests'."""
 import json
 import re
@@ -10,6 +10,9 @@ import sys
 
 import pytest
 
+from mmkd.benchmark import gpu_check, memory, step
+from mmkd.benchmark.stats import median_ratio
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -17,10 +20,6 @@ def benchmark(*args):
     return subprocess.run(
         [sys.executable, 'tools/benchmark_step.py', *args], cwd=ROOT,
         capture_output=True, text=True)
-
-
-def median_ratio(numerators, denominators):
-    return statistics.median(n / d for n, d in zip(numerators, denominators))
 
 
 def check_figures(figures, methods, rounds):
@@ -121,7 +120,7 @@ def test_an_unknown_phase_is_named(tmp_path):
         'configs/digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py',
         '--phases', 'peak:kd')
     assert result.returncode == 1
-    assert "--phases: ['peak:kd'] not among the phases of this run: " \
+    assert "phases ['peak:kd'] are not among the phases of this run: " \
         "['time', 'peak:student', 'peak:teacher', 'peak:config']" in \
         result.stderr
 
@@ -137,49 +136,36 @@ class ResettableResidentSet:
         type(self).resets += 1
 
     def now(self):
-        return step_tool().resident_mib('VmRSS')
+        return memory.resident_mib('VmRSS')
 
     def peak(self):
-        return step_tool().resident_mib('VmHWM')
-
-
-def step_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_step', osp.join(ROOT, 'tools', 'benchmark_step.py'))
-    if 'benchmark_step' not in sys.modules:
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules['benchmark_step'] = module
-    return sys.modules['benchmark_step']
+        return memory.resident_mib('VmHWM')
 
 
 def test_phases_in_one_process_reset_the_peak_before_each(tmp_path,
                                                           monkeypatch):
     """The CUDA path, every phase in this process, with a counter whose
     peak resets: each phase is measured from its own start."""
-    tool = step_tool()
-    monkeypatch.setitem(tool.MEMORY, 'cpu', ResettableResidentSet)
-    monkeypatch.chdir(ROOT)
-    config = osp.join(
-        ROOT, 'configs/digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py')
-    cfg = tool.load_config(dict(config=config, cfg_options={},
-                                teacher_checkpoint=None, crop=[32, 64]))
+    monkeypatch.setitem(memory.COUNTERS, 'cpu', ResettableResidentSet)
+    monkeypatch.chdir(tmp_path)  # nothing depends on the repository
+    config = 'mmkd::digitscapes/pspnet_r18w16_to_r18w8_digitscapes_kd.py'
+    cfg = step.load_job_config(dict(config=config, cfg_options={},
+                                    teacher_checkpoint=None, crop=[32, 64]))
     job = dict(config=config, cfg_options={}, crop=[32, 64], batch=2,
                iters=1, warmup=0, device='cpu', amp=False, in_process=True,
-               teacher_checkpoint=tool.random_teacher_checkpoint(
+               teacher_checkpoint=step.initial_teacher_checkpoint(
                    cfg, str(tmp_path)))
     methods = {'config': None}
     before = ResettableResidentSet.resets
     # a phase that leaves a large block behind in this process ...
     hog = bytearray(512 * 2**20)
     del hog
-    peaks = [tool.run_phase(phase, job, methods)
+    peaks = [step.run_phase(phase, job, methods)
              for phase in ('peak:student', 'peak:teacher', 'peak:config')]
     assert ResettableResidentSet.resets - before == 3
     # ... is not in the next phase's peak: each is far below 512 MiB
     assert all(0 < peak < 256 for peak in peaks), peaks
-    times = tool.run_phase('time', job, methods)
+    times = step.run_phase('time', job, methods)
     assert set(times) >= {'student', 'teacher', 'distill:config'}
 
 
@@ -202,11 +188,6 @@ def test_gpu_check_runs_a_stage_and_writes_its_outcome(tmp_path):
 
 
 def test_gpu_check_compares_shared_and_isolated_peaks(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'gpu_check', osp.join(ROOT, 'tools', 'gpu_check.py'))
-    gpu_check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu_check)
     assert gpu_check.peak_comparison(str(tmp_path)) == []  # nothing ran
     (tmp_path / 'step_amp.json').write_text(json.dumps(dict(
         student=dict(peak_mib=100.0), teacher=dict(peak_mib=50.0),

@@ -21,7 +21,8 @@ from PIL import Image
 
 import mmkd  # noqa: F401  (checkpoint allowlist, compat for mmseg.apis)
 from mmkd.checkpoint import CHECKSUM_KEY
-from mmkd.testing import write_cityscapes_layout, write_model_checkpoint
+from mmkd.models.builder import save_initial_checkpoint
+from mmkd.synthetic import write_cityscapes_layout
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(ROOT, 'configs', 'demo',
@@ -61,7 +62,7 @@ def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp('cityscapes')
     write_cityscapes_layout(str(root), images_per_city=2)
     teacher = root / 'teacher.pth'
-    write_model_checkpoint(TEACHER_CONFIG, str(teacher))
+    save_initial_checkpoint(TEACHER_CONFIG, str(teacher))
     return root, teacher
 
 

@@ -19,8 +19,8 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope, MODELS
 from mmengine.runner import Runner
 
-from mmkd.models.distillers.base import build_in_scope
-from mmkd.testing import write_model_checkpoint
+from mmkd.models.builder import build_model
+from mmkd.models.builder import save_initial_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'cls', '*_to_*.py')))
@@ -59,7 +59,7 @@ def teachers(tmp_path_factory):
     def checkpoint(config):
         if config not in paths:
             paths[config] = directory / f'{len(paths)}.pth'
-            write_model_checkpoint(config, str(paths[config]),
+            save_initial_checkpoint(config, str(paths[config]),
                                    scope='mmpretrain')
         return paths[config]
 
@@ -156,7 +156,7 @@ def test_train_tool_distils_a_classifier(cifar_run):
 def test_top1_of_the_test_tool_is_the_hand_count(cifar_run, tmp_path):
     root, config, checkpoint, _ = cifar_run
     cfg = Config.fromfile(str(config))
-    student = build_in_scope(
+    student = build_model(
         dict(cfg.model.student, data_preprocessor=cfg.data_preprocessor),
         'mmpretrain')
     weights = torch.load(checkpoint, weights_only=True)['state_dict']

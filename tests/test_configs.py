@@ -11,8 +11,8 @@ from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope, MODELS
 
-from mmkd.testing import make_seg_batch
-from mmkd.testing import write_model_checkpoint
+from mmkd.models.builder import save_initial_checkpoint
+from mmkd.synthetic import make_seg_batch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ARCHITECTURES = ('pspnet', 'deeplabv3')
@@ -38,7 +38,7 @@ def r101_checkpoints(tmp_path_factory):
     def checkpoint(architecture):
         if architecture not in paths:
             paths[architecture] = directory / f'{architecture}_r101.pth'
-            write_model_checkpoint(
+            save_initial_checkpoint(
                 f'mmseg::{architecture}/{architecture}_r101-d8_4xb2-80k_'
                 'cityscapes-512x1024.py', str(paths[architecture]))
         return paths[architecture]

@@ -18,8 +18,9 @@ from mmengine.optim import AmpOptimWrapper
 from mmengine.registry import MODELS
 
 import mmkd  # noqa: F401  (registers the distillers and losses)
-from mmkd.testing import (make_cls_batch, make_seg_batch,
-                          write_cityscapes_layout, write_model_checkpoint)
+from mmkd.models.builder import save_initial_checkpoint
+from mmkd.synthetic import (make_cls_batch, make_seg_batch,
+                            write_cityscapes_layout)
 
 pytestmark = [
     pytest.mark.cuda,
@@ -53,7 +54,7 @@ def seg_teacher(tmp_path_factory):
     """A checkpoint of the Cityscapes teacher (PSPNet-R101), random."""
     path = tmp_path_factory.mktemp('teacher') / 'pspnet_r101.pth'
     cfg = Config.fromfile(SEG_CONFIG.format('kd'))
-    write_model_checkpoint(cfg.model.teacher.config, str(path))
+    save_initial_checkpoint(cfg.model.teacher.config, str(path))
     return path
 
 
@@ -146,7 +147,7 @@ def test_channels_last_keeps_its_layout_through_a_step(
 def test_classifier_amp_step(tmp_path):
     cfg = Config.fromfile(CLS_CONFIG)
     teacher = tmp_path / 'teacher.pth'
-    write_model_checkpoint(cfg.model.teacher.config, str(teacher),
+    save_initial_checkpoint(cfg.model.teacher.config, str(teacher),
                            scope='mmpretrain')
     cfg = config(CLS_CONFIG, teacher)
     distiller = MODELS.build(cfg.model).cuda().train()

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from mmkd import transforms as transforms_module
 from mmkd.transforms import DataError, plain_loaders
-from mmkd.testing import write_cityscapes_layout
+from mmkd.synthetic import write_cityscapes_layout
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

@@ -1,16 +1,15 @@
-"""tools/demo.py's schedule: lanes side by side, jobs in a lane in turn,
-the CPU cores split between the lanes (the training itself is the tools',
-tested in test_tools.py and test_runs.py)."""
-import importlib.util
+"""The demo (mmkd.benchmark.demo): its schedule (lanes side by side, jobs
+in a lane in turn, the CPU cores split between the lanes) and the BDD
+setting it takes from the benchmark's chosen settings (the training itself
+is the runner's, tested in test_tools.py and test_benchmark_runs.py)."""
+import json
 import os
-import os.path as osp
 import threading
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-spec = importlib.util.spec_from_file_location(
-    'demo', osp.join(ROOT, 'tools', 'demo.py'))
-demo = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(demo)
+from mmengine.config import Config
+
+from mmkd.benchmark import demo
+from mmkd.models.builder import config_path
 
 
 def test_lanes_train_side_by_side_and_their_jobs_in_turn(monkeypatch):
@@ -47,3 +46,26 @@ def test_lanes_train_side_by_side_and_their_jobs_in_turn(monkeypatch):
     demo.train_in_lanes([[('bdd', 'bdd.py', 'work_dirs/d', [], ())]],
                         reuse=False)
     assert calls == [('bdd.py', 2, False)]  # a lane alone gets both cores
+
+
+def test_bdd_is_the_form_and_setting_with_the_best_val_figure(tmp_path):
+    sweep = tmp_path / 'sweep.json'
+    sweep.write_text(json.dumps(dict(
+        chosen=dict(bdd=dict(setting='rw0_3', options=['a=1']),
+                    bdd_spatial=dict(setting='w5', options=['b=2']),
+                    kd=dict(setting='default', options=[])),
+        val={'bdd/rw0_3': 83.0, 'bdd_spatial/w5': 83.5,
+             'kd/default': 90.0})))
+    method, setting, config, options, value = demo.chosen_bdd(str(sweep))
+    assert (method, setting, options, value) == ('bdd_spatial', 'w5',
+                                                 ['b=2'], 83.5)
+    assert Config.fromfile(config_path(config)).model.distill_losses[
+        'loss_bdd'].distribution == 'spatial'
+
+
+def test_the_shipped_choice_names_a_bdd_config_and_its_options():
+    method, setting, config, options, _ = demo.chosen_bdd()
+    cfg = Config.fromfile(config_path(config))
+    assert method in demo.BDD_CONFIGS and cfg.model.distill_losses.loss_bdd
+    assert all(option.startswith('model.distill_losses.loss_bdd.')
+               for option in options)

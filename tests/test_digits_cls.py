@@ -12,9 +12,9 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmkd.datasets import (PATCH_COPIES, PATCH_SIZE, digit_scans,
-                           write_digit_patches)
-from mmkd.testing import write_model_checkpoint
+from mmkd.datasets.digitscapes import (PATCH_COPIES, PATCH_SIZE, digit_scans,
+                                      write_digit_patches)
+from mmkd.models.builder import save_initial_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'digits', '*.py')))
@@ -100,7 +100,7 @@ def test_train_val_and_test_read_their_own_split(path, patches):
 @pytest.fixture(scope='module')
 def teacher_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
-    write_model_checkpoint(Config.fromfile(TEACHER_CONFIG).model, str(path),
+    save_initial_checkpoint(Config.fromfile(TEACHER_CONFIG).model, str(path),
                            scope='mmpretrain')
     return path
 

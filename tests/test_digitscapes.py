@@ -13,11 +13,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmkd.datasets import (CLASSES, DIGIT_PATCHES_DATA, DIGITSCAPES_DATA,
-                           IMAGE_SIZE, SPLITS, DigitScapesDataset,
-                           digit_scans, scan_split, write_digit_patches,
-                           write_digitscapes)
-from mmkd.testing import write_model_checkpoint
+from mmkd.datasets.digitscapes import (CLASSES, DIGIT_PATCHES_DATA,
+                                      DIGITSCAPES_DATA, IMAGE_SIZE, SPLITS,
+                                      DigitScapesDataset, digit_scans,
+                                      scan_split, write_digit_patches,
+                                      write_digitscapes)
+from mmkd.models.builder import save_initial_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'digitscapes', '*.py')))
@@ -155,7 +156,7 @@ def test_make_digitscapes_tool_writes_the_same_dataset(digitscapes, tmp_path):
 @pytest.fixture(scope='module')
 def teacher_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
-    write_model_checkpoint(Config.fromfile(TEACHER_CONFIG).model, str(path))
+    save_initial_checkpoint(Config.fromfile(TEACHER_CONFIG).model, str(path))
     return path
 
 
@@ -167,7 +168,7 @@ def pretrained(tmp_path_factory):
     paths = {}
     for role, width in (('student', 'w8'), ('teacher', 'w16')):
         paths[role] = directory / f'{role}.pth'
-        write_model_checkpoint(
+        save_initial_checkpoint(
             osp.join(PRETRAIN, f'pretrain_r18{width}_digit_patches.py'),
             str(paths[role]), scope='mmpretrain', seed=1)
     return paths

@@ -13,7 +13,7 @@ from conftest import distiller_cfg
 from mmkd.checkpoint import CheckpointError
 from mmkd.models.distillers import DistillerConfigError
 from mmkd.registry import MODELS
-from mmkd.testing import write_model_checkpoint
+from mmkd.models.builder import save_initial_checkpoint
 
 
 def build(cfg):
@@ -149,7 +149,7 @@ def test_a_teacher_checkpoint_that_does_not_fit_is_refused(
 
 def test_the_checkpoint_of_another_architecture_is_refused(task, tmp_path):
     checkpoint = tmp_path / 'narrow.pth'
-    write_model_checkpoint(task.model_cfg(width=8), str(checkpoint),
+    save_initial_checkpoint(task.model_cfg(width=8), str(checkpoint),
                            scope=task.scope)
     with pytest.raises(CheckpointError, match='shape mismatches'):
         build(distiller_cfg(checkpoint, task=task))  # teacher has width 16
@@ -191,7 +191,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_unrun(
 def test_class_count_mismatch_is_refused(task, tmp_path):
     checkpoint = tmp_path / 'teacher_5.pth'
     teacher = task.model_cfg(width=16, num_classes=5)
-    write_model_checkpoint(teacher, str(checkpoint), scope=task.scope)
+    save_initial_checkpoint(teacher, str(checkpoint), scope=task.scope)
     with pytest.raises(DistillerConfigError,
                        match='teacher predicts 5 classes and the student 4'):
         build(distiller_cfg(checkpoint, task=task, teacher=teacher))

@@ -11,7 +11,7 @@ from conftest import CLS, distiller_cfg
 from mmkd.models import ConvConnector
 from mmkd.models.distillers import DistillerConfigError, ModulePathError
 from mmkd.models.losses import kd_loss, mse_loss
-from mmkd.testing import make_seg_batch
+from mmkd.synthetic import make_seg_batch
 
 
 def build(cfg):

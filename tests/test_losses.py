@@ -13,7 +13,7 @@ from mmkd.models.losses import (BDDLoss, CWDLoss, DISTLoss, KDLoss, MSELoss,
                                 PCDLoss, bdd_loss, cwd_loss, dist_loss,
                                 kd_loss, mse_loss, pcd_loss)
 from mmkd.models.losses.pcd import group_layout, stage_sequence
-from mmkd.models.losses.utils import divergences
+from mmkd.models.losses.divergence import divergences
 from mmkd.registry import MODELS
 
 LOSSES = {

@@ -15,9 +15,10 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from conftest import distiller_cfg
 from mmkd import checkpoint as checkpoint_module
 from mmkd.checkpoint import CheckpointError
-from mmkd.engine import DistillScheduleHook, ResumeRandomStateHook
-from mmkd.models.distillers import DistillerConfigError, NonFiniteLossError
-from mmkd.testing import write_model_checkpoint
+from mmkd.hooks import DistillScheduleHook, ResumeRandomStateHook
+from mmkd.models.distillers import (DistillerConfigError, NonFiniteLossError,
+                                    StepOutputs)
+from mmkd.models.builder import save_initial_checkpoint
 
 
 def build(cfg):
@@ -42,7 +43,7 @@ def teacher_weights(path):
 
 def test_a_teacher_with_nan_weights_is_refused(task, tmp_path):
     path = tmp_path / 'diverged.pth'
-    model = write_model_checkpoint(task.model_cfg(width=16), str(path),
+    model = save_initial_checkpoint(task.model_cfg(width=16), str(path),
                                    scope=task.scope)
     weights = model.state_dict()
     key = next(k for k, v in weights.items() if v.is_floating_point())
@@ -212,14 +213,14 @@ def test_the_finite_check_reads_the_device_once_per_step(teacher_checkpoint):
         loss_cwd=dict(type='CWDLoss'))
     distiller = build(cfg)
     logits = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
-    pairs = distiller.distill_pairs(*logits, {}, {})
+    pairs = distiller.distill_pairs(StepOutputs(*logits))
     with HostReads() as reads:
         losses = distiller.distill(pairs)
     assert len(losses) == 3 and reads.count == 1
     # a NaN is still named, after the one read found it
     logits[1][0, 0, 0, 0] = float('nan')
     with pytest.raises(NonFiniteLossError, match='distill.loss_kd'):
-        distiller.distill(distiller.distill_pairs(*logits, {}, {}))
+        distiller.distill(distiller.distill_pairs(StepOutputs(*logits)))
 
 
 def test_nonfinite_distill_takes_raise_or_skip(task, task_checkpoint):

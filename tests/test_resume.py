@@ -17,7 +17,7 @@ from mmengine.config import Config
 from conftest import flip_tensor_bytes
 from mmkd.checkpoint import CHECKSUM_KEY
 from mmkd.datasets import write_digitscapes
-from mmkd.testing import write_model_checkpoint
+from mmkd.models.builder import save_initial_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DIGITSCAPES = osp.join(ROOT, 'configs', 'digitscapes')
@@ -32,12 +32,12 @@ def run_config(tmp_path_factory):
     root = tmp_path_factory.mktemp('resume')
     data = write_digitscapes(str(root / 'data'))
     teacher = root / 'teacher.pth'
-    write_model_checkpoint(
+    save_initial_checkpoint(
         Config.fromfile(osp.join(DIGITSCAPES,
                                  'pspnet_r18w16_digitscapes.py')).model,
         str(teacher))
     pretrained = root / 'pretrained.pth'
-    write_model_checkpoint(
+    save_initial_checkpoint(
         osp.join(DIGITSCAPES, 'pretrain', 'pretrain_r18w8_digit_patches.py'),
         str(pretrained), scope='mmpretrain')
     path = root / 'pcd_resume.py'

@@ -8,7 +8,8 @@ from conftest import (DATA_PREPROCESSOR, NUM_CLASSES, distiller_cfg,
                       segmentor_cfg)
 from mmkd.models.distillers.base import DistillerConfigError
 from mmkd.models.losses import kd_loss
-from mmkd.testing import make_seg_batch, write_model_checkpoint
+from mmkd.models.builder import save_initial_checkpoint
+from mmkd.synthetic import make_seg_batch
 
 
 def build(cfg):
@@ -63,7 +64,7 @@ def distiller_over_teacher(tmp_path, stride, **kwargs):
     predicting at 1/``stride``, dropout off so that forwards repeat."""
     teacher_cfg = segmentor_cfg(width=16, **TEACHER_STRIDES[stride])
     checkpoint = tmp_path / f'teacher_d{stride}.pth'
-    write_model_checkpoint(teacher_cfg, str(checkpoint))
+    save_initial_checkpoint(teacher_cfg, str(checkpoint))
     distiller = build(distiller_cfg(checkpoint, teacher=teacher_cfg,
                                     **kwargs))
     distiller.train()

@@ -12,7 +12,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmkd.testing import write_cityscapes_layout, write_model_checkpoint
+from mmkd.models.builder import save_initial_checkpoint
+from mmkd.synthetic import write_cityscapes_layout
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 KD_CONFIG = osp.join(ROOT, 'configs', 'pspnet_r101_to_r18_kd.py')
@@ -28,7 +29,7 @@ def cityscapes(tmp_path_factory):
     root = tmp_path_factory.mktemp('cityscapes')
     write_cityscapes_layout(str(root), images_per_city=2)
     teacher = root / 'teacher.pth'
-    write_model_checkpoint(
+    save_initial_checkpoint(
         'mmseg::pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py',
         str(teacher))
     return root, teacher
@@ -176,7 +177,8 @@ def test_train_names_a_missing_dataset_and_where_to_get_it(tmp_path):
         osp.join(ROOT, 'tools/train.py'),
         osp.join(ROOT, 'configs/pspnet_r101_to_r18_bdd.py'), '--work-dir',
         str(tmp_path / 'work'), cwd=tmp_path)
-    hint = "(docs/cityscapes.md shows how to prepare Cityscapes)"
+    hint = ('(docs/cityscapes.md in the mmkd repository shows how to '
+            'prepare Cityscapes)')
     assert errors == [
         f'error: train_dataloader: data/cityscapes/ does not exist {hint}',
         f'error: val_dataloader: data/cityscapes/ does not exist {hint}']
@@ -200,9 +202,11 @@ def test_a_missing_split_folder_and_teacher_file_are_named(tmp_path):
         f'error: train_dataloader: {image_dir} holds no *_leftImg8bit.png '
         f'image (expected {image_dir}/**/<name>_leftImg8bit.png with '
         f'{label_dir}/**/<name>_gtFine_labelTrainIds.png) (python '
-        'tools/make_digitscapes.py data/digitscapes builds it)',
+        'tools/make_digitscapes.py data/digitscapes, or '
+        'mmkd.datasets.write_digitscapes, builds it)',
         f'error: val_dataloader: {root}/gtFine/val does not exist (python '
-        'tools/make_digitscapes.py data/digitscapes builds it)',
+        'tools/make_digitscapes.py data/digitscapes, or '
+        'mmkd.datasets.write_digitscapes, builds it)',
         f'error: model.teacher.checkpoint: {teacher} does not exist (train '
         'the teacher first, or point the config at its weights)']
 
@@ -213,14 +217,15 @@ def test_test_names_a_missing_test_split(tmp_path):
         f'test_dataloader.dataset.data_root={tmp_path}')
     assert errors == [
         f'error: test_dataloader: {tmp_path}/leftImg8bit/val does not exist '
-        '(docs/cityscapes.md shows how to prepare Cityscapes)']
+        '(docs/cityscapes.md in the mmkd repository shows how to prepare '
+        'Cityscapes)']
 
 
 # ---- configs in the package -------------------------------------------------
 
 
 def test_packaged_configs_resolve_from_any_directory(tmp_path, monkeypatch):
-    from mmkd.models.distillers.base import load_model_config
+    from mmkd.models.builder import model_config
     errors = failing_tool(
         osp.join(ROOT, 'tools/train.py'), 'mmkd::pspnet_r101_to_r18_bdd.py',
         '--work-dir', str(tmp_path / 'work'), cwd=tmp_path)
@@ -236,4 +241,4 @@ def test_packaged_configs_resolve_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     teacher = Config.fromfile(path).model.teacher
     assert teacher.config == 'mmkd::digitscapes/pspnet_r18w16_digitscapes.py'
-    assert load_model_config(teacher.config).backbone.base_channels == 16
+    assert model_config(teacher.config).backbone.base_channels == 16

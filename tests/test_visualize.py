@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 
 from mmkd.datasets import write_digitscapes
-from mmkd.testing import write_model_checkpoint
+from mmkd.models.builder import save_initial_checkpoint
 from mmkd.visualization import image_miou, label_path, pixel_kl
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -50,8 +50,8 @@ def digitscapes(tmp_path_factory):
     write_digitscapes(str(root / 'data' / 'digitscapes'))
     student = root / 'student.pth'
     teacher = root / 'teacher.pth'
-    write_model_checkpoint(Config.fromfile(STUDENT).model, str(student))
-    write_model_checkpoint(Config.fromfile(TEACHER).model, str(teacher),
+    save_initial_checkpoint(Config.fromfile(STUDENT).model, str(student))
+    save_initial_checkpoint(Config.fromfile(TEACHER).model, str(teacher),
                            seed=1)
     return root, student, teacher
 

@@ -1,199 +1,35 @@
 """Time and memory of every distill loss, forward plus backward, beside a
-straightforward implementation of the same formula.
+straightforward implementation of the same formula
+(mmkd.benchmark.losses).
 
     python tools/benchmark_losses.py [--shape 8 19 128 256] [--device cpu]
+        [--repeats 5] [--warmup 2] [--json]
 
-Prints, per loss: median time of forward+backward over ``--repeats`` runs
-(after warm-up), its ratio to KD's, peak memory above the inputs (CUDA max
-allocated, or peak RSS on CPU), the time of the straightforward version and
-the speed-up, and the largest differences between the two values and
-between their gradients (they compute the same formula). Each measurement
-runs in its own process, so that CPU peak memory is its own.
+Per loss: the median time over --repeats runs after --warmup, its ratio to
+KD's, the peak memory above the inputs, the straightforward version's time
+and the speed-up, and the largest differences between the two values and
+gradients. Each measurement runs in a process of its own.
 """
 import argparse
 import json
-import multiprocessing
-import resource
-import statistics
-import time
 
-import torch
-import torch.nn.functional as F
-from mmengine.logging import MessageHub
-
-from mmkd.models.losses import BDDLoss, CWDLoss, DISTLoss, KDLoss, PCDLoss
-from mmkd.models.losses.pcd import stage_sequence
-
-# ---- straightforward versions: the formulas as first written down -------
+from mmkd.benchmark.losses import benchmark_losses, table
 
 
-def kd_plain(s, t, tau=1.0):
-    num_classes = s.shape[1]
-    s = s.permute(0, 2, 3, 1).reshape(-1, num_classes)
-    t = t.permute(0, 2, 3, 1).reshape(-1, num_classes)
-    return F.kl_div(F.log_softmax(s / tau, 1), F.softmax(t / tau, 1),
-                    reduction='batchmean') * tau**2
-
-
-def bdd_plain(s, t, tau_f=1.0, tau_r=1.0, w_f=1.0, w_r=1.0):
-    reverse_rows = F.kl_div(
-        F.log_softmax(t.permute(0, 2, 3, 1).reshape(-1, t.shape[1]) / tau_r, 1),
-        F.softmax(s.permute(0, 2, 3, 1).reshape(-1, s.shape[1]) / tau_r, 1),
-        reduction='batchmean')
-    return w_f * kd_plain(s, t, tau_f) + w_r * tau_r**2 * reverse_rows
-
-
-def dist_plain(s, t, beta=1.0, gamma=1.0, tau=1.0):
-    num_classes = s.shape[1]
-    q = (s.transpose(1, 3).reshape(-1, num_classes) / tau).softmax(1)
-    p = (t.transpose(1, 3).reshape(-1, num_classes) / tau).softmax(1)
-
-    def relation(a, b):
-        a = a - a.mean(1, keepdim=True)
-        b = b - b.mean(1, keepdim=True)
-        cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + 1e-8)
-        return 1 - cos.mean()
-
-    return tau**2 * (beta * relation(q, p) + gamma * relation(q.T, p.T))
-
-
-def cwd_plain(s, t, tau=1.0):
-    n, c, h, w = s.shape
-    log_q = F.log_softmax(s.reshape(-1, h * w) / tau, 1)
-    log_p = F.log_softmax(t.reshape(-1, h * w) / tau, 1)
-    return (log_p.exp() * (log_p - log_q)).sum() * tau**2 / (n * c)
-
-
-def pcd_plain(s, t, stages=tuple(stage_sequence(3)), tau=1.0):
-    """One group at a time: sort, then slice each group of each stage."""
-    num_classes = s.shape[1]
-    order = (t - s).abs().detach().argsort(dim=1, descending=True, stable=True)
-    s_ranked, t_ranked = (s / tau).gather(1, order), (t / tau).gather(1, order)
-    total = 0
-    for groups in stages:
-        sizes = [len(chunk) for chunk in torch.arange(num_classes).tensor_split(groups)]
-        start = 0
-        for size in sizes:
-            log_q = F.log_softmax(s_ranked[:, start:start + size], 1)
-            log_p = F.log_softmax(t_ranked[:, start:start + size], 1)
-            p, q = log_p.exp(), log_q.exp()
-            weight = 1 - F.cosine_similarity(p, q, dim=1).detach()
-            total = total + weight * (p * (log_p - log_q)).sum(1)
-            start += size
-    return tau**2 * total.mean()
-
-
-LOSSES = {
-    'KD': (KDLoss(), kd_plain),
-    'BDD': (BDDLoss(), bdd_plain),
-    'DIST': (DISTLoss(), dist_plain),
-    'CWD': (CWDLoss(), cwd_plain),
-    'PCD joint, 3 stages': (PCDLoss(num_stages=3), pcd_plain),
-    # the finest (costliest) stage, as in the first 1/6 of training
-    'PCD progressive': (PCDLoss(num_stages=3, schedule='progressive'),
-                        lambda s, t: pcd_plain(s, t, stages=(3, ))),
-}
-
-# ---- measurement ----------------------------------------------------------
-
-
-def memory_mb(device):
-    """Memory in use now (CUDA allocated, or the process's RSS)."""
-    if device.type == 'cuda':
-        return torch.cuda.memory_allocated(device) / 2**20
-    with open('/proc/self/statm') as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
-
-
-def peak_memory_mb(device):
-    if device.type == 'cuda':
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
-
-
-def measure(name, plain, shape, device, repeats, warmup):
-    """Time and peak memory of one loss, in a fresh process."""
-    torch.manual_seed(0)
-    device = torch.device(device)
-    hub = MessageHub.get_current_instance()  # for the progressive schedule
-    hub.update_info('iter', 0)
-    hub.update_info('max_iters', 1)
-    loss = LOSSES[name][1 if plain else 0]
-    student = torch.randn(shape, device=device, requires_grad=True)
-    teacher = torch.randn(shape, device=device)
-    times = []
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-    before = memory_mb(device)
-    for step in range(warmup + repeats):
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        value = loss(student, teacher)
-        value.backward()
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        if step >= warmup:
-            times.append(time.perf_counter() - start)
-        gradient, student.grad = student.grad, None
-    return (statistics.median(times), peak_memory_mb(device) - before,
-            value.item(), gradient.cpu())
-
-
-def measure_apart(*args):
-    with multiprocessing.get_context('spawn').Pool(1) as pool:
-        return pool.apply(measure, args)
-
-
-def parse_args():
+def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--shape', type=int, nargs=4, default=[8, 19, 128, 256],
+    parser.add_argument('--shape', type=int, nargs=4,
+                        default=[8, 19, 128, 256],
                         metavar=('N', 'C', 'H', 'W'))
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--json', action='store_true',
                         help='print the results as JSON')
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    device = torch.device(args.device)
-    rows = []
-    for name in LOSSES:
-        seconds, memory, value, gradient = measure_apart(
-            name, False, args.shape, args.device, args.repeats, args.warmup)
-        plain_seconds, _, plain_value, plain_gradient = measure_apart(
-            name, True, args.shape, args.device, args.repeats, args.warmup)
-        rows.append(dict(
-            loss=name, seconds=seconds, peak_mb=memory,
-            plain_seconds=plain_seconds,
-            value_difference=abs(value - plain_value),
-            gradient_difference=(gradient - plain_gradient).abs().max().item()))
-    kd_seconds = rows[0]['seconds']
-    for row in rows:
-        row['vs_kd'] = row['seconds'] / kd_seconds
-        row['speedup_vs_plain'] = row['plain_seconds'] / row['seconds']
-    if args.json:
-        print(json.dumps(dict(shape=args.shape, device=str(device),
-                              torch=torch.__version__,
-                              threads=torch.get_num_threads(), rows=rows),
-                         indent=2))
-        return
-    print(f'forward+backward on logits {args.shape}, {device}, torch '
-          f'{torch.__version__}, {torch.get_num_threads()} threads, median '
-          f'of {args.repeats}')
-    print(f'{"loss":<22}{"ms":>9}{"x KD":>7}{"peak MB":>9}'
-          f'{"plain ms":>10}{"speed-up":>9}{"|diff|":>10}{"|grad diff|":>12}')
-    for row in rows:
-        print(f'{row["loss"]:<22}{row["seconds"] * 1e3:>9.1f}'
-              f'{row["vs_kd"]:>7.2f}{row["peak_mb"]:>9.0f}'
-              f'{row["plain_seconds"] * 1e3:>10.1f}'
-              f'{row["speedup_vs_plain"]:>9.2f}'
-              f'{row["value_difference"]:>10.1e}'
-              f'{row["gradient_difference"]:>12.1e}')
+    args = parser.parse_args()
+    figures = benchmark_losses(args.shape, args.device, args.repeats,
+                               args.warmup)
+    print(json.dumps(figures, indent=2) if args.json else table(figures))
 
 
 if __name__ == '__main__':

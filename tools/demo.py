@@ -1,197 +1,23 @@
 """`make demo`: distillation on DigitScapes, end to end on a CPU.
 
-Builds DigitScapes (real handwritten digits from scikit-learn, in the
-Cityscapes layout) and the digit patches that pretrain the backbones,
-pretrains the teacher's (ResNetV1c-18, width 16) and the student's
-(ResNetV1c-18, width 8) backbones, trains the teacher PSPNet and the
-student PSPNet alone, distils the teacher into the student with BDD in the
-form and setting chosen on val by the method benchmark
-(docs/sweep_digitscapes.json), tests the three on the test split with
-tools/test.py, and prints their mIoU; the per-class IoU goes to a PNG plot,
-and a picture of one test image (input, ground truth, teacher, distilled
-student, their per-pixel KL) to another, as tools/visualize.py draws it.
-Runs that an earlier demo or benchmark trained with the same settings on
-as many threads are reused (``--retrain`` trains everything again);
-independent runs train side by side, sharing the CPU cores.
+Builds DigitScapes and the digit patches under data/, pretrains both
+backbones, trains the teacher and the student alone, distils the student
+with BDD in the form and setting the method benchmark chose on val, tests
+the three on the test split and prints their mIoU, with a per-class plot
+and a picture of one test image under work_dirs/ (mmkd.benchmark.demo).
+Runs that an earlier demo or benchmark trained with the same settings are
+reused; --retrain trains everything again.
 """
 import argparse
-import json
-import os.path as osp
-import time
-from concurrent.futures import ThreadPoolExecutor
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-
-from mmkd.datasets import (CLASSES, DIGIT_PATCHES_DATA,  # noqa: E402
-                           DIGITSCAPES_DATA)
-from mmkd.runs import (ROOT, settings_digest, test,  # noqa: E402
-                       threads_each, trained, write_missing)
-from mmkd.visualization import load_pair, render  # noqa: E402
-
-CONFIGS = 'configs/digitscapes'
-STUDENT_PRETRAIN = 'pretrain/pretrain_r18w8_digit_patches'
-TEACHER_PRETRAIN = 'pretrain/pretrain_r18w16_digit_patches'
-PRETRAIN = (STUDENT_PRETRAIN, TEACHER_PRETRAIN)
-TEACHER = 'pspnet_r18w16_digitscapes'
-STUDENT = 'pspnet_r18w8_digitscapes'
-BDD_CONFIGS = {'bdd': 'pspnet_r18w16_to_r18w8_digitscapes_bdd',
-               'bdd_spatial': 'pspnet_r18w16_to_r18w8_digitscapes_bdd_spatial'}
-SWEEP = 'docs/sweep_digitscapes.json'
-PLOT = 'work_dirs/demo_digitscapes_per_class_iou.png'
-PICTURE_IMAGE = ('data/digitscapes/leftImg8bit/test/digitown/'
-                 'digitown_000000_000001_leftImg8bit.png')
-PICTURE = 'work_dirs/demo_digitscapes_prediction.png'
-DATASETS = (DIGITSCAPES_DATA, DIGIT_PATCHES_DATA)
-TEACHER_LABEL = 'teacher: PSPNet-R18 (width 16)'
-STUDENT_LABEL = 'student alone: PSPNet-R18 (width 8)'
-
-
-def step(message):
-    print(f'\n==> {message}', flush=True)
-
-
-def chosen_bdd():
-    """The BDD form and setting with the best val mIoU in the committed
-    sweep: (method, setting, config, options, val mIoU)."""
-    with open(osp.join(ROOT, SWEEP)) as file:
-        sweep = json.load(file)
-    method = max(BDD_CONFIGS, key=lambda m: sweep['val'][
-        f'{m}/{sweep["chosen"][m]["setting"]}'])
-    setting = sweep['chosen'][method]['setting']
-    return (method, setting, osp.join(CONFIGS, f'{BDD_CONFIGS[method]}.py'),
-            sweep['chosen'][method]['options'],
-            sweep['val'][f'{method}/{setting}'])
-
-
-def train_in_lanes(lanes, reuse):
-    """``lanes``: lists of jobs, each job (label, config, work_dir, options,
-    upstream); the lanes train side by side, sharing the CPU cores, each
-    its jobs one after another. Returns label -> run record."""
-    threads = threads_each(len(lanes))
-
-    def lane(jobs):
-        records = {}
-        for label, config, work_dir, options, upstream in jobs:
-            start = time.perf_counter()
-            records[label] = trained(config, work_dir, options, upstream,
-                                     reuse=reuse, quiet=True,
-                                     threads=threads)
-            how = f'reused {records[label]["checkpoint"]}' \
-                if records[label]['reused'] else \
-                f'trained in {(time.perf_counter() - start) / 60:.1f} min'
-            print(f'{label}: {how}', flush=True)
-        return records
-
-    with ThreadPoolExecutor(len(lanes)) as pool:
-        return {label: record for records in pool.map(lane, lanes)
-                for label, record in records.items()}
-
-
-def plot(results):
-    figure, axes = plt.subplots(figsize=(10, 4))
-    width = 0.8 / len(results)
-    for index, (label, figures) in enumerate(results.items()):
-        values = [figures['per_class'].get(name, float('nan'))
-                  for name in CLASSES]
-        axes.bar([c + (index - (len(results) - 1) / 2) * width
-                  for c in range(len(CLASSES))], values, width,
-                 label=f'{label} ({figures["mIoU"]:.1f} mIoU)')
-    axes.set_xticks(range(len(CLASSES)), CLASSES)
-    axes.set_ylabel('IoU (%)')
-    axes.set_ylim(0, 100)
-    axes.set_title('DigitScapes test, per class')
-    axes.legend(loc='lower right', fontsize=8)
-    figure.tight_layout()
-    figure.savefig(osp.join(ROOT, PLOT), dpi=100)
+from mmkd.benchmark.demo import run_demo
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--retrain', action='store_true',
                         help='train every run again, reusing none')
-    reuse = not parser.parse_args().retrain
-    start = time.perf_counter()
-    write_missing(DATASETS)
-
-    # The teacher's chain (its backbone, the teacher, BDD) is the long one:
-    # it gets both cores while it runs alone, and the student's backbone
-    # and the student alone train beside the teacher, which they do not
-    # need. Two runs side by side on one thread each get more done than one
-    # on two threads, so the cores are never split three ways. On 2 cores
-    # (2026-11-27) this took 14.3 and 15.5 min in two runs; both
-    # pretrainings, then the teacher and the student alone, side by side,
-    # 15.2; the teacher alone on two threads and the student alone beside
-    # BDD, 15.3.
-    pretrain = {name: (osp.join(CONFIGS, f'{name}.py'),
-                       osp.join('work_dirs', osp.basename(name)), [], ())
-                for name in PRETRAIN}
-    # Every run names both pretrainings upstream, as the benchmark's do;
-    # a digest is known before its run trains.
-    upstream = tuple(settings_digest(config) for config, *_ in
-                     pretrain.values())
-
-    step("pretraining the teacher's backbone on digit patches (about 1.5 "
-         'min on 2 CPU cores)')
-    models = train_in_lanes(
-        [[(TEACHER_PRETRAIN, *pretrain[TEACHER_PRETRAIN])]], reuse)
-
-    step("training the teacher; beside it, pretraining the student's "
-         'backbone and training the student alone (about 7 min)')
-    models.update(train_in_lanes([
-        [(TEACHER_LABEL, osp.join(CONFIGS, f'{TEACHER}.py'),
-          osp.join('work_dirs', TEACHER), [], upstream)],
-        [(STUDENT_PRETRAIN, *pretrain[STUDENT_PRETRAIN]),
-         (STUDENT_LABEL, osp.join(CONFIGS, f'{STUDENT}.py'),
-          osp.join('work_dirs', STUDENT), [], upstream)]], reuse))
-
-    method, setting, config, options, val_miou = chosen_bdd()
-    settings = ' '.join(options) or 'its config as it is'
-    step(f'distilling with {method} ({setting}: {settings}; chosen on val '
-         f'in {SWEEP}, val mIoU {val_miou:.2f}) (about 5 min)')
-    label = f'student with BDD ({method}, {setting})'
-    models.update(train_in_lanes(
-        [[(label, config, 'work_dirs/demo_bdd', options,
-           upstream + (models[TEACHER_LABEL]['settings'], ))]],
-        reuse=False))
-
-    step('testing the three on the test split')
-    configs = {TEACHER_LABEL: osp.join(CONFIGS, f'{TEACHER}.py'),
-               STUDENT_LABEL:
-               osp.join(CONFIGS, f'{STUDENT}.py'),
-               label: config}
-    threads = threads_each(len(configs))
-
-    def tested(item):
-        name, model_config = item
-        checkpoint = models[name]['checkpoint']
-        return name, test(model_config, checkpoint,
-                          osp.join(osp.dirname(checkpoint), 'test'),
-                          threads=threads)
-
-    with ThreadPoolExecutor(len(configs)) as pool:
-        results = dict(pool.map(tested, configs.items()))
-
-    step('result: DigitScapes test')
-    header = f'{"model":<44}{"mIoU":>8}{"mAcc":>8}{"aAcc":>8}'
-    print(header)
-    print('-' * len(header))
-    for name, figures in results.items():
-        print(f'{name:<44}' + ''.join(f'{figures[key]:>8.2f}'
-                                      for key in ('mIoU', 'mAcc', 'aAcc')))
-    plot(results)
-    print(f'\nper-class IoU plot: {PLOT}')
-    cfg, student, teacher = load_pair(
-        osp.join(ROOT, config), osp.join(ROOT, models[label]['checkpoint']),
-        osp.join(ROOT, configs[TEACHER_LABEL]),
-        osp.join(ROOT, models[TEACHER_LABEL]['checkpoint']))
-    scores = render(cfg, student, teacher, osp.join(ROOT, PICTURE_IMAGE),
-                    osp.join(ROOT, PICTURE))
-    print(f'one test image, teacher {scores["teacher"]:.1f} and distilled '
-          f'student {scores["student"]:.1f} mIoU on it: {PICTURE}')
-    print(f'total time: {(time.perf_counter() - start) / 60:.1f} min')
+    run_demo(reuse=not parser.parse_args().retrain)
 
 
 if __name__ == '__main__':

@@ -5,23 +5,21 @@
 
 Checkpoints load with torch's weights_only unpickler: a file that needs
 more is refused unless ``--trust-checkpoint`` vouches for the one resumed
-or loaded from.
+or loaded from. Every checkpoint the run writes carries a checksum.
 """
 import argparse
 import os
+import sys
 
 from mmengine.config import DictAction
-from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from mmkd.apis import (add_checksum_hook, check_inputs, enable_tensorboard,
-                       load_tool_config, set_resume, setup_cpu_distributed)
+from mmkd.runner import InputError, train
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='train config file path')
+    parser.add_argument('config', help='train config file path (or '
+                        'mmkd::NAME.py, a config shipped with mmkd)')
     parser.add_argument(
         '--work-dir',
         help='where logs and checkpoints go (default: ./work_dirs/<config>)')
@@ -42,7 +40,7 @@ def parse_args():
         '--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument(
         '--tensorboard', action='store_true',
-        help="also log to TensorBoard (pip install -e '.[tensorboard]'): "
+        help="also log to TensorBoard (pip install 'mmkd[tensorboard]'): "
         'event files under WORK_DIR/<timestamp>/vis_data')
     parser.add_argument(
         '--cfg-options',
@@ -63,27 +61,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
-                           args.launcher)
-    check_inputs(cfg, ['train_dataloader', 'val_dataloader'])
-    if args.tensorboard:
-        enable_tensorboard(cfg)
-    setup_cpu_distributed(cfg)
-    if args.amp:
-        if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
-            print_log('AMP is already enabled in the config.',
-                      logger='current')
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    add_checksum_hook(cfg)
-    set_resume(cfg, args.resume, args.trust_checkpoint)
-
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        train(args.config, args.work_dir, args.cfg_options, args.resume,
+              args.trust_checkpoint, args.amp, args.tensorboard,
+              args.launcher)
+    except InputError as error:
+        sys.exit(str(error))
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
 # The KD config shrunk to run on a CPU in minutes: 128x256 images, 64x128
-# crops, 40 iterations, on the small Cityscapes-layout dataset that
-# `tools/demo.py` writes (real directory layout and file names, generated
-# content). Teacher and student are the real PSPNet-R101 and PSPNet-R18.
+# crops, 40 iterations, on a small Cityscapes-layout dataset that the tests
+# write (mmkd.synthetic.write_cityscapes_layout: the real directory layout
+# and file names, generated content). Teacher and student are the real
+# PSPNet-R101 and PSPNet-R18.
 _base_ = ['../pspnet_r101_to_r18_kd.py']
 
 data_root = 'data/demo_cityscapes/'

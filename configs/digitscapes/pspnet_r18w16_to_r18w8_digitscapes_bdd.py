@@ -1,6 +1,6 @@
 # Balance Divergence Distillation, pixel-wise form (softmax over classes):
 # forward KL plus a compensating reverse KL, temperatures and weights 1 (the
-# defaults; configs/benchmark_sweeps.py sweeps them on val).
+# defaults; mmkd/benchmark/sweeps.py sweeps them on val).
 # Teacher, student, data and schedule as in pspnet_r18w16_to_r18w8_digitscapes_kd.py.
 _base_ = ['./pspnet_r18w16_to_r18w8_digitscapes_kd.py']
 

@@ -1,6 +1,6 @@
 # Progressive Class-level Distillation: classes ranked by the teacher-student
 # logit gap, distilled within groups, fine-to-coarse then back; 3 stages,
-# weight 1 (the defaults; configs/benchmark_sweeps.py sweeps them on val).
+# weight 1 (the defaults; mmkd/benchmark/sweeps.py sweeps them on val).
 # Teacher, student, data and schedule as in pspnet_r18w16_to_r18w8_digitscapes_kd.py.
 _base_ = ['./pspnet_r18w16_to_r18w8_digitscapes_kd.py']
 

@@ -1,15 +1,22 @@
-"""Checks of the numeric settings of losses, connectors and distillers,
-made when they are built: a bad value stops the run before training, in one
-line naming the owner, the setting and the value."""
+"""What a bad setting of a loss, connector, distiller or hook raises, and
+the checks of numeric settings made when they are built: a bad value stops
+the run before training, in one line naming the owner, the setting and the
+value."""
 import math
 from numbers import Integral, Real
 
-__all__ = ['SettingError', 'check_number', 'check_numbers', 'check_int']
+__all__ = ['SettingError', 'DistillerConfigError', 'check_number',
+           'check_numbers', 'check_int']
 
 
 class SettingError(ValueError):
     """A setting of a loss, connector, distiller or hook has a value it
     cannot take."""
+
+
+class DistillerConfigError(ValueError):
+    """A distiller's config does not describe a valid teacher/student
+    pair."""
 
 
 def _shown(value) -> str:

@@ -24,7 +24,7 @@ teacher_channels = (64, 128)
 # Both decode heads are 64 channels wide and both auxiliary heads 16, so
 # that what the student lacks is its backbone. With 16/8-wide heads the
 # width-8 student was far from converged after 1000 iterations (val mIoU
-# +7.0 when the schedule doubled, docs/digitscapes_regime.md).
+# +7.0 when the schedule doubled).
 head_channels = 64
 auxiliary_channels = 16
 # Where the pretraining leaves its classifiers (tools/benchmark_methods.py

@@ -1,7 +1,9 @@
-from .base import BaseDistiller, DistillerConfigError, NonFiniteLossError
+from .base import (BaseDistiller, DistillerConfigError, NonFiniteLossError,
+                   Pairs, StepOutputs)
 from .capture import ModulePathError
 from .cls_distiller import ClsDistiller
 from .seg_distiller import SegDistiller
 
 __all__ = ['BaseDistiller', 'ClsDistiller', 'DistillerConfigError',
-           'ModulePathError', 'NonFiniteLossError', 'SegDistiller']
+           'ModulePathError', 'NonFiniteLossError', 'Pairs', 'SegDistiller',
+           'StepOutputs']

@@ -2,141 +2,53 @@
 distill losses between their logits (or the outputs of modules the losses
 name, see :mod:`.capture`).
 
-The data path of a training step, which each task's distiller spells out in
-its ``loss``::
+The data path of a training step, written once here (:meth:`BaseDistiller.
+loss`); each task's distiller gives only its networks' forwards::
 
     inputs -> teacher (eval, no grad) -> teacher logits (+ named outputs) --.
     inputs -> student -> student logits (+ named outputs) -> connectors ----+
                       '-> student's own task losses          distill losses <'
 """
-import contextlib
-import copy
 import logging
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config, ConfigDict
 from mmengine.logging import MessageHub, print_log
-from mmengine.model import BaseModel, revert_sync_batchnorm
-from mmengine.registry import MODELS as ROOT_MODELS
+from mmengine.model import BaseModel
 from torch import nn
 
-from mmkd.checkpoint import (check_finite, load_checkpoint_file,
-                             load_state_dict_verified, state_dict_of)
+from mmkd.models.builder import ConfigType, build_model, with_data_preprocessor
+from mmkd.models.settings import DistillerConfigError
+from mmkd.models.teacher import (TEACHER_DTYPES, build_teacher,
+                                 compile_modules, frozen_logits,
+                                 input_normalization)
 from mmkd.registry import MODELS
-from .capture import captured_tensor, check_module_path
+from .capture import capture_outputs, captured_tensor, check_module_path
 
-ConfigType = Union[dict, ConfigDict]
+__all__ = ['BaseDistiller', 'StepOutputs', 'Pairs', 'DistillerConfigError',
+           'NonFiniteLossError']
+
 #: student and teacher tensors of each distill loss, keyed by its name
 Pairs = Dict[str, Tuple[torch.Tensor, torch.Tensor]]
-TEACHER_DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16}
-
-
-class DistillerConfigError(ValueError):
-    """A distiller's config does not describe a valid teacher/student pair."""
 
 
 class NonFiniteLossError(FloatingPointError):
     """A distill loss is NaN or infinite."""
 
 
-def load_model_config(config: Union[str, ConfigType]) -> ConfigType:
-    """The model config named by a teacher spec: the ``model`` of a config
-    file (a path or an ``mmseg::``/``mmpretrain::`` path), with the file's
-    top-level ``data_preprocessor`` when the model has none (as mmengine's
-    runner would give it), or a model config given directly as a dict."""
-    if not isinstance(config, str):
-        return config
-    # mmengine resolves `pkg::path` for `_base_`; reuse that resolution.
-    path, _ = Config._get_cfg_path(config, '')
-    try:
-        cfg = Config.fromfile(path)
-    except FileNotFoundError as error:
-        raise DistillerConfigError(
-            f'teacher config {config} does not exist') from error
-    model = cfg.model
-    if 'data_preprocessor' not in model and 'data_preprocessor' in cfg:
-        model.data_preprocessor = cfg.data_preprocessor
-    return model
-
-
-def build_in_scope(cfg: ConfigType, scope: str) -> nn.Module:
-    """Build ``cfg`` from the registry of ``scope`` (a ``_scope_`` key in
-    ``cfg`` wins), so that its unprefixed types resolve there. ``cfg`` is
-    left as it was (mmseg's segmentors write into the config they get)."""
-    cfg = copy.deepcopy(dict(cfg))
-    cfg.setdefault('_scope_', scope)
-    return ROOT_MODELS.build(cfg)
-
-
-def input_normalization(preprocessor: nn.Module) -> tuple:
-    """What a data preprocessor does to pixel values, for comparison."""
-    normalize = getattr(preprocessor, '_enable_normalize', False)
-    return (
-        normalize,
-        preprocessor.mean.flatten().tolist() if normalize else None,
-        preprocessor.std.flatten().tolist() if normalize else None,
-        bool(getattr(preprocessor, 'channel_conversion',
-                     getattr(preprocessor, 'to_rgb', False))),
-    )
-
-
-def build_teacher(spec: ConfigType, scope: str) -> nn.Module:
-    """The teacher of ``spec`` (see :class:`BaseDistiller`), built in
-    ``scope``, its checkpoint loaded and verified (the keys fit, the values
-    are finite), frozen and in eval mode."""
-    required = {'config', 'checkpoint'}
-    optional = {'strict', 'trust_checkpoint'}
-    if not required <= set(spec) <= required | optional:
-        raise DistillerConfigError(
-            f'teacher takes the keys {sorted(required)} and optionally '
-            f'{sorted(optional)}, got {sorted(spec)}')
-    config, checkpoint = spec['config'], spec['checkpoint']
-    teacher = build_in_scope(load_model_config(config), scope)
-    loaded = load_checkpoint_file(checkpoint,
-                                  trust=spec.get('trust_checkpoint', False))
-    load_state_dict_verified(teacher, state_dict_of(loaded, checkpoint),
-                             checkpoint, what='teacher',
-                             strict=spec.get('strict', True))
-    check_finite(teacher, checkpoint, what='teacher')
-    # A frozen teacher in eval mode normalises with its running statistics:
-    # SyncBN would compute the same as BN, but DDP refuses SyncBN in CPU
-    # modules.
-    teacher = revert_sync_batchnorm(teacher)
-    teacher.requires_grad_(False)
-    teacher.eval()
-    # init_weights() recurses into children that are not yet initialised; it
-    # must not overwrite the weights just loaded.
-    teacher.is_init = True
-    return teacher
-
-
-def frozen_logits(logits: Callable[[nn.Module, torch.Tensor], torch.Tensor],
-                  teacher: nn.Module, inputs: torch.Tensor,
-                  dtype: Optional[str] = None) -> torch.Tensor:
-    """``logits(teacher, inputs)`` without grad, under autocast to
-    ``dtype`` (a key of ``TEACHER_DTYPES``) if given, as float32 (no copy
-    when they already are)."""
-    precision = contextlib.nullcontext()
-    if dtype is not None:
-        precision = torch.autocast(inputs.device.type, TEACHER_DTYPES[dtype])
-    with torch.no_grad(), precision:
-        result = logits(teacher, inputs)
-    return result.float()
-
-
-def compile_modules(model: nn.Module, compile: Union[bool, dict]) -> None:
-    """Compile, in place, each module ``model`` holds (backbone, neck,
-    heads) but its data preprocessor, with ``compile`` (True, or a dict of
-    ``torch.compile`` keyword arguments; False: nothing). Calls to them
-    then run compiled, with the same parameter names."""
-    if compile is False:
-        return
-    options = {} if compile is True else dict(compile)
-    for name, module in model.named_children():
-        if name != 'data_preprocessor':
-            module.compile(**options)
+@dataclass
+class StepOutputs:
+    """What one training step's forward of both networks gives: the logits
+    (``[N, C]`` or ``[N, C, h, w]``), the outputs of the modules the losses
+    name (by module path; captured during the forward), and the student's
+    own task losses, keyed for the log."""
+    student_logits: torch.Tensor
+    teacher_logits: torch.Tensor
+    student_outputs: Dict[str, torch.Tensor] = field(default_factory=dict)
+    teacher_outputs: Dict[str, torch.Tensor] = field(default_factory=dict)
+    student_losses: Dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class BaseDistiller(BaseModel):
@@ -245,20 +157,18 @@ class BaseDistiller(BaseModel):
                 f'arguments, got {compile!r}')
         # No init_cfg: it would apply to the whole tree, teacher included.
         super().__init__()
-        student = dict(student)
-        if data_preprocessor is not None and \
-                'data_preprocessor' not in student:
-            # As mmengine's runner hands a model the config's top-level
-            # preprocessor (MMPretrain's configs keep it there).
-            student['data_preprocessor'] = data_preprocessor
-            data_preprocessor = None
-        self.student = build_in_scope(student, self.task_scope)
+        # The runner hands a model the config's top-level preprocessor
+        # (MMPretrain's configs keep it there): the student takes it unless
+        # it has its own.
+        self.student = build_model(
+            with_data_preprocessor(student, data_preprocessor),
+            self.task_scope)
         # One preprocessor feeds both networks.
-        if data_preprocessor is None:
+        if data_preprocessor is None or 'data_preprocessor' not in student:
             self.data_preprocessor = self.student.data_preprocessor
         else:
-            self.data_preprocessor = build_in_scope(data_preprocessor,
-                                                    self.task_scope)
+            self.data_preprocessor = build_model(data_preprocessor,
+                                                 self.task_scope)
         self.teacher = build_teacher(teacher, self.task_scope)
         self._check_pair()
         self.distill_losses, self.connectors, self.module_pairs = \
@@ -316,8 +226,8 @@ class BaseDistiller(BaseModel):
                 check_module_path(self.teacher, teacher_path, 'teacher')
                 module_pairs[name] = (student_path, teacher_path)
             if connector is not None:
-                connectors[name] = build_in_scope(connector, MODELS.scope)
-            losses[name] = build_in_scope(cfg, MODELS.scope)
+                connectors[name] = build_model(connector, MODELS.scope)
+            losses[name] = build_model(cfg, MODELS.scope)
         return nn.ModuleDict(losses), nn.ModuleDict(connectors), module_pairs
 
     def _check_pair(self) -> None:
@@ -354,6 +264,44 @@ class BaseDistiller(BaseModel):
         that path (an auxiliary head) run them here too."""
         return self.logits(teacher, inputs)
 
+    def student_forward(self, inputs: torch.Tensor, data_samples: List
+                        ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """The student's logits and its own task losses, keyed for the log
+        (each task's distiller gives this)."""
+        raise NotImplementedError
+
+    def valid_masks(self, data_samples: List
+                    ) -> Optional[Callable[[torch.Size],
+                                           Optional[torch.Tensor]]]:
+        """shape -> the mask of the positions that count for a pair of that
+        shape, or None for all of them (see :meth:`distill`)."""
+        return None
+
+    def forward_step(self, inputs: torch.Tensor,
+                     data_samples: List) -> StepOutputs:
+        """One training step's forward of both networks: the teacher's
+        logits without grad, the student's with its own losses, and the
+        outputs of the modules the losses name."""
+        with capture_outputs(self.teacher,
+                             self.teacher_paths()) as teacher_outputs:
+            teacher_logits = self.teacher_logits(inputs)
+        with capture_outputs(self.student,
+                             self.student_paths()) as student_outputs:
+            student_logits, losses = self.student_forward(inputs,
+                                                          data_samples)
+        return StepOutputs(student_logits, teacher_logits, student_outputs,
+                           teacher_outputs, losses)
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: List) -> Dict[str, torch.Tensor]:
+        """The training step's losses: the student's own and
+        ``distill.<name>`` for each distill loss."""
+        outputs = self.forward_step(inputs, data_samples)
+        losses = dict(outputs.student_losses)
+        losses.update(self.distill(self.distill_pairs(outputs),
+                                   self.valid_masks(data_samples)))
+        return losses
+
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """The teacher's logits, without grad, in ``teacher_dtype`` if set,
         as float32."""
@@ -373,25 +321,23 @@ class BaseDistiller(BaseModel):
         """The teacher modules whose outputs the losses read."""
         return sorted({pair[1] for pair in self.module_pairs.values()})
 
-    def distill_pairs(self, student_logits: torch.Tensor,
-                      teacher_logits: torch.Tensor,
-                      student_outputs: Dict[str, torch.Tensor],
-                      teacher_outputs: Dict[str, torch.Tensor]) -> Pairs:
-        """The two tensors each distill loss compares: the logits, or the
+    def distill_pairs(self, outputs: StepOutputs) -> Pairs:
+        """The two tensors each distill loss compares in a step whose
+        forward gave ``outputs`` (:meth:`forward_step`): the logits, or the
         captured outputs of the modules it names; the student's through its
         connector, the teacher's as float32, both at one height and width
         (4-D; :meth:`same_size`)."""
         pairs = {}
         for name in self.distill_losses:
             where = 'logits'
-            student, teacher = student_logits, teacher_logits
+            student, teacher = outputs.student_logits, outputs.teacher_logits
             if name in self.module_pairs:
                 student_path, teacher_path = self.module_pairs[name]
                 where = f'student {student_path!r}, teacher {teacher_path!r}'
-                student = captured_tensor(student_outputs, student_path,
-                                          'student')
-                teacher = captured_tensor(teacher_outputs, teacher_path,
-                                          'teacher').float()
+                student = captured_tensor(outputs.student_outputs,
+                                          student_path, 'student')
+                teacher = captured_tensor(outputs.teacher_outputs,
+                                          teacher_path, 'teacher').float()
             if name in self.connectors:
                 student = self.connectors[name](student)
                 where += ' (student through its connector)'
@@ -460,8 +406,9 @@ class BaseDistiller(BaseModel):
 
     def student_loss(self, inputs: torch.Tensor,
                      data_samples: List) -> Dict[str, torch.Tensor]:
-        """The student's own losses, keyed as in :meth:`loss`."""
-        raise NotImplementedError
+        """The student's own losses alone, keyed as in :meth:`loss` (once
+        distillation has stopped: no teacher, no capture)."""
+        return self.student_forward(inputs, data_samples)[1]
 
     def forward(self, inputs: torch.Tensor, data_samples=None,
                 mode: str = 'tensor'):

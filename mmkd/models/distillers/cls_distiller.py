@@ -1,12 +1,11 @@
 """Logit distillation between two MMPretrain ``ImageClassifier`` models."""
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
 
 from mmkd.registry import MODELS
 from .base import BaseDistiller
-from .capture import capture_outputs
 
 
 @MODELS.register_module()
@@ -34,28 +33,9 @@ class ClsDistiller(BaseDistiller):
     def logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         return model.head(model.extract_feat(inputs))
 
-    def loss(self, inputs: torch.Tensor,
-             data_samples: List) -> Dict[str, torch.Tensor]:
-        with capture_outputs(self.teacher,
-                             self.teacher_paths()) as teacher_outputs:
-            teacher_logits = self.teacher_logits(inputs)
-        with capture_outputs(self.student,
-                             self.student_paths()) as student_outputs:
-            student_logits = self.logits(self.student, inputs)
-        losses = self._task_losses(student_logits, data_samples)
-        losses.update(self.distill(self.distill_pairs(
-            student_logits, teacher_logits, student_outputs,
-            teacher_outputs)))
-        return losses
-
-    def student_loss(self, inputs: torch.Tensor,
-                     data_samples: List) -> Dict[str, torch.Tensor]:
-        return self._task_losses(self.logits(self.student, inputs),
-                                 data_samples)
-
-    def _task_losses(self, logits: torch.Tensor,
-                     data_samples: List) -> Dict[str, torch.Tensor]:
-        return {
-            f'cls.{name}': value for name, value in
-            self.student.head._get_loss(logits, data_samples).items()
-        }
+    def student_forward(self, inputs: torch.Tensor, data_samples: List
+                        ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        logits = self.logits(self.student, inputs)
+        losses = self.student.head._get_loss(logits, data_samples)
+        return logits, {f'cls.{name}': value for name, value in
+                        losses.items()}

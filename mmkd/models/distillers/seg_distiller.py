@@ -1,5 +1,5 @@
 """Logit distillation between two MMSegmentation ``EncoderDecoder`` models."""
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,7 +9,6 @@ from torch import nn
 from mmkd.models.settings import check_int
 from mmkd.registry import MODELS
 from .base import BaseDistiller
-from .capture import capture_outputs
 
 
 @MODELS.register_module()
@@ -71,25 +70,16 @@ class SegDistiller(BaseDistiller):
                 head(features)
         return teacher.decode_head(features)
 
-    def loss(self, inputs: torch.Tensor,
-             data_samples: List) -> Dict[str, torch.Tensor]:
-        with capture_outputs(self.teacher,
-                             self.teacher_paths()) as teacher_outputs:
-            teacher_logits = self.teacher_logits(inputs)
-        with capture_outputs(self.student,
-                             self.student_paths()) as student_outputs:
-            features = self.student.extract_feat(inputs)
-            student_logits = self.student.decode_head(features)
-            losses = add_prefix(
-                self.student.decode_head.loss_by_feat(student_logits,
-                                                      data_samples),
-                'decode')
-            if self.student.with_auxiliary_head:
-                losses.update(self.auxiliary_losses(features, data_samples))
-        pairs = self.distill_pairs(student_logits, teacher_logits,
-                                   student_outputs, teacher_outputs)
-        losses.update(self.distill(pairs, self.valid_masks(data_samples)))
-        return losses
+    def student_forward(self, inputs: torch.Tensor, data_samples: List
+                        ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        features = self.student.extract_feat(inputs)
+        logits = self.student.decode_head(features)
+        losses = add_prefix(
+            self.student.decode_head.loss_by_feat(logits, data_samples),
+            'decode')
+        if self.student.with_auxiliary_head:
+            losses.update(self.auxiliary_losses(features, data_samples))
+        return logits, losses
 
     def valid_masks(self, data_samples: List) -> Optional[Callable]:
         """Without ``distill_ignore_index``, None (every pixel counts); else
@@ -111,11 +101,6 @@ class SegDistiller(BaseDistiller):
             losses.update(add_prefix(
                 head.loss_by_feat(head(features), data_samples), prefix))
         return losses
-
-    def student_loss(self, inputs: torch.Tensor,
-                     data_samples: List) -> Dict[str, torch.Tensor]:
-        # EncoderDecoder.loss keys its losses decode.* and aux.*, as loss().
-        return self.student.loss(inputs, data_samples)
 
     def labelled_pixels(self, data_samples: List,
                         size: torch.Size) -> torch.Tensor:

@@ -13,8 +13,9 @@ import torch
 
 from mmkd.registry import MODELS
 from mmkd.models.settings import check_numbers
-from .utils import (DistillLoss, channel_logits, channel_mean, divergences,
-                    logit_loss, masked_mean)
+from .base import (DistillLoss, channel_logits, channel_mean, logit_loss,
+                   masked_mean)
+from .divergence import divergences
 
 DISTRIBUTIONS = ('class', 'spatial')
 

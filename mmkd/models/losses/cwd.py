@@ -6,8 +6,8 @@ import torch
 
 from mmkd.registry import MODELS
 from mmkd.models.settings import check_numbers
-from .utils import (DistillLoss, channel_logits, channel_mean, divergences,
-                    logit_loss)
+from .base import DistillLoss, channel_logits, channel_mean, logit_loss
+from .divergence import divergences
 
 
 @logit_loss

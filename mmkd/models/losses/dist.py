@@ -8,7 +8,7 @@ import torch
 
 from mmkd.registry import MODELS
 from mmkd.models.settings import check_numbers
-from .utils import DistillLoss, logit_loss, masked_mean
+from .base import DistillLoss, logit_loss, masked_mean
 
 Dims = Union[int, Sequence[int]]
 

@@ -5,7 +5,8 @@ import torch
 
 from mmkd.registry import MODELS
 from mmkd.models.settings import check_numbers
-from .utils import DistillLoss, divergences, logit_loss, masked_mean
+from .base import DistillLoss, logit_loss, masked_mean
+from .divergence import divergences
 
 
 @logit_loss

@@ -6,7 +6,7 @@ from typing import Optional
 import torch
 
 from mmkd.registry import MODELS
-from .utils import DistillLoss, logit_loss, masked_mean
+from .base import DistillLoss, logit_loss, masked_mean
 
 
 @logit_loss

@@ -16,7 +16,8 @@ from mmengine.logging import MessageHub
 
 from mmkd.registry import MODELS
 from mmkd.models.settings import check_int, check_numbers
-from .utils import DistillLoss, divergences, logit_loss, masked_mean
+from .base import DistillLoss, logit_loss, masked_mean
+from .divergence import divergences
 
 SCHEDULES = ('joint', 'progressive')
 

@@ -39,7 +39,7 @@ from mmseg.datasets import BaseSegDataset
 from mmkd.registry import DATASETS
 
 __all__ = ['DigitScapesDataset', 'write_digitscapes', 'write_digit_patches',
-           'DIGITSCAPES_DATA', 'DIGIT_PATCHES_DATA']
+           'DIGITSCAPES_DATA', 'DIGIT_PATCHES_DATA', 'CLASSES', 'SPLITS']
 
 CLASSES = ('background', ) + tuple(str(digit) for digit in range(10))
 PALETTE = [[0, 0, 0], [230, 25, 75], [60, 180, 75], [255, 225, 25],
@@ -214,8 +214,9 @@ def write_digit_patches(root: str, seed: int = 0) -> str:
     return root
 
 
-# What ``mmkd.runs.write_missing`` needs to write a dataset where the configs
-# read it: (root under the repository, the folder its writer makes last,
-# writer). The last folder ties the check to the writer's current layout.
+# What ``mmkd.benchmark.runs.write_missing`` needs to write a dataset where
+# the configs read it: (root, relative to the directory the runs start in,
+# the folder its writer makes last, writer). The last folder ties the check
+# to the writer's current layout.
 DIGITSCAPES_DATA = ('data/digitscapes', 'gtFine/test', write_digitscapes)
 DIGIT_PATCHES_DATA = ('data/digit_patches', 'test/9', write_digit_patches)

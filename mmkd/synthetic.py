@@ -1,5 +1,8 @@
-"""Small stand-ins for Cityscapes and model-zoo checkpoints, for tests and
-the demo on machines that cannot download the real ones.
+"""Synthetic inputs, for tests, benchmarks about computation and smoke runs
+on machines that cannot download the real data: random batches as the
+data preprocessors receive them, and a small dataset in the Cityscapes
+layout (stand-in checkpoints: :func:`mmkd.models.builder.
+save_initial_checkpoint`).
 
 The dataset has the real Cityscapes directory layout and file names, so
 MMSegmentation's ``CityscapesDataset`` reads it unchanged; its content is
@@ -10,7 +13,7 @@ its Cityscapes colour over noise, so a network can learn it.
 import json
 import os
 import os.path as osp
-from typing import Tuple, Union
+from typing import Tuple
 
 import cv2
 import numpy as np
@@ -18,12 +21,9 @@ import torch
 from cityscapesscripts.helpers import labels as cityscapes_labels
 from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
-from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 
-from mmkd.models.distillers.base import build_in_scope, load_model_config
-
-__all__ = ['write_cityscapes_layout', 'write_model_checkpoint']
+__all__ = ['write_cityscapes_layout', 'make_seg_batch', 'make_cls_batch']
 
 CITYSCAPES_PALETTE = np.array(
     [[128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156],
@@ -121,22 +121,6 @@ def write_cityscapes_layout(root: str,
                              f'{city}_000000_{frame:06d}_leftImg8bit.png'),
                     cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return root
-
-
-def write_model_checkpoint(config: Union[str, ConfigDict],
-                           path: str,
-                           scope: str = 'mmseg',
-                           seed: int = 0) -> torch.nn.Module:
-    """Build the model of ``config`` (a config path, ``mmseg::`` path or
-    model dict) with initial weights and save it as a checkpoint, in the
-    layout of the OpenMMLab model zoo (``state_dict`` and ``meta``).
-    Returns the model."""
-    torch.manual_seed(seed)
-    model = build_in_scope(load_model_config(config), scope)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    torch.save({'state_dict': model.state_dict(), 'meta': {'seed': seed}},
-               path)
-    return model
 
 
 def make_seg_batch(num_images: int = 2, size: Tuple[int, int] = (32, 32),

@@ -1,12 +1,14 @@
-"""The parsing behind the demo and the method benchmark (mmkd/runs.py), on
-log text in the format MMSegmentation's IoUMetric and tools/test.py write."""
+"""The runs behind the demo and the method benchmark (mmkd.benchmark.runs):
+parsing log text in the format MMSegmentation's IoUMetric and tools/test.py
+write, reuse by settings, and the statistics (mmkd.benchmark.stats)."""
 import math
 
 import pytest
 
-from mmkd import runs
-from mmkd.runs import (RunError, mean_and_std, paired_interval,
-                       parse_test_log, settings_digest, trained, val_curve)
+from mmkd.benchmark import runs
+from mmkd.benchmark.runs import (RunError, parse_test_log, settings_digest,
+                                 trained, val_curve)
+from mmkd.benchmark.stats import mean_and_std, median_ratio, paired_interval
 
 LOG = '''\
 11/23 17:54:47 - mmengine - INFO - per class results:
@@ -70,8 +72,14 @@ def test_paired_interval_by_hand():
         paired_interval([1.0, 2.0], [1.0])
 
 
+def test_median_of_per_round_ratios():
+    # ratios 2, 3 (a round where one phase met a slow spell) and 2.2
+    assert median_ratio([10.0, 45.0, 11.0], [5.0, 15.0, 5.0]) == \
+        pytest.approx(2.2)
+
+
 def test_val_curve_reads_mmengine_scalars(tmp_path, monkeypatch):
-    monkeypatch.setattr(runs, 'ROOT', str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     scalars = tmp_path / 'run' / '20261126_000000' / 'vis_data'
     scalars.mkdir(parents=True)
     (scalars / 'scalars.json').write_text(
@@ -83,7 +91,7 @@ def test_val_curve_reads_mmengine_scalars(tmp_path, monkeypatch):
         val_curve('x', 'mIoU')
 
 
-CONFIG = 'configs/digitscapes/pspnet_r18w8_digitscapes.py'
+CONFIG = 'mmkd::digitscapes/pspnet_r18w8_digitscapes.py'
 
 
 def test_settings_digest_sees_options_and_upstream_runs():
@@ -95,7 +103,7 @@ def test_settings_digest_sees_options_and_upstream_runs():
 
 def test_trained_reuses_the_same_settings_on_as_many_threads(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(runs, 'ROOT', str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     calls = []
 
     def fake_train(config, work_dir, options, quiet=False, threads=None):
@@ -136,7 +144,7 @@ def test_trained_reuses_the_same_settings_on_as_many_threads(
 
 def test_write_missing_writes_only_datasets_without_their_last_folder(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(runs, 'ROOT', str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     written = []
 
     def writer(root):
@@ -146,6 +154,6 @@ def test_write_missing_writes_only_datasets_without_their_last_folder(
 
     (tmp_path / 'old' / 'val').mkdir(parents=True)  # an older layout
     runs.write_missing((('new', 'test', writer), ('old', 'test', writer)))
-    assert written == [str(tmp_path / 'new'), str(tmp_path / 'old')]
+    assert written == ['new', 'old']
     runs.write_missing((('new', 'test', writer), ))
     assert len(written) == 2

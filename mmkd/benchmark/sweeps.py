@@ -1,9 +1,11 @@
-# The method benchmark's runs (tools/benchmark_methods.py), per task: the
-# student alone and, for each method, its config and at most 4 settings as
-# --cfg-options. The first setting, `default`, is the config as it is: the
-# method's published or default setting. Every setting is trained once
-# (seed 0) and compared on val; each method's default and its best setting
-# on val are then trained with 3 seeds and reported on test.
+"""The method benchmark's runs (:mod:`mmkd.benchmark.methods`), per task:
+the teacher, the student alone, the backbones' pretraining, the student's
+doubled schedule, and, for each method, its config (in the task's config
+folder) and at most 4 settings as ``--cfg-options``. The first setting,
+``default``, is the config as it is: the method's published or default
+setting. Every setting is trained once (seed 0) and compared on val; each
+method's default and its best setting on val are then trained with every
+seed and reported on test."""
 
 
 def losses(name, **values):
@@ -96,3 +98,5 @@ cls = dict(
                      w10=losses('loss_pcd', loss_weight=10.0),
                      tau1=losses('loss_pcd', tau=1.0))),
     ))
+
+SWEEPS = dict(seg=seg, cls=cls)
