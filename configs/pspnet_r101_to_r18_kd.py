@@ -17,9 +17,9 @@ model = dict(
         checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/'
         'pspnet/pspnet_r101-d8_512x1024_80k_cityscapes/'
         'pspnet_r101-d8_512x1024_80k_cityscapes_20200606_112211-e1e1100f.pth'),
-    # tau 1 and weight 1 on the per-pixel mean KL: the KD baseline of the
-    # CIRKD-derived segmentation code of DIST (hunto/DIST_KD,
-    # segmentation/train_kd.py: --kd-temperature 1, --lambda-kd 1).
+    # tau 1 and weight 1 on the per-pixel mean KL: CIRKD's KD baseline
+    # (winycg/CIRKD, losses/kd.py CriterionKD; train_kd.py
+    # --kd-temperature 1, --lambda-kd 1).
     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=1.0)),
 )
 

@@ -17,10 +17,11 @@ from mmkd.synthetic import make_seg_batch
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ARCHITECTURES = ('pspnet', 'deeplabv3')
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*_r101_to_r18_*.py')))
-LOSS_TYPES = {'kd': ['KDLoss'], 'bdd': ['BDDLoss'], 'dist': ['DISTLoss'],
+LOSS_TYPES = {'kd': ['KDLoss'], 'bdd': ['BDDLoss'], 'bdd_pixel': ['BDDLoss'],
+              'bdd_tau4': ['BDDLoss'], 'dist_decode': ['DISTLoss'],
               'cwd': ['CWDLoss'], 'pcd': ['PCDLoss'],
               # logits, then the auxiliary heads / the bottleneck features
-              'dist_aux': ['DISTLoss', 'DISTLoss'],
+              'dist': ['DISTLoss', 'DISTLoss'],
               'cwd_feat': ['CWDLoss', 'CWDLoss']}
 
 
@@ -94,3 +95,32 @@ def test_config_builds_and_trains_one_step(path, r101_checkpoints):
     for name in losses:
         assert torch.isfinite(log_vars[f'distill.{name}'])
     assert torch.isfinite(log_vars['loss'])
+
+
+@pytest.mark.parametrize('architecture', ARCHITECTURES)
+def test_the_shipped_settings_are_the_documented_ones(architecture):
+    """docs/losses.md gives each setting's source; these are they."""
+    def losses(method):
+        return Config.fromfile(osp.join(
+            ROOT, 'configs', f'{architecture}_r101_to_r18_{method}.py')
+        ).model.distill_losses.to_dict()
+
+    bdd = losses('bdd')['loss_bdd']
+    assert bdd == dict(type='BDDLoss', distribution='spatial',
+                       tau_forward=1.0, tau_reverse=1.0, forward_weight=1.0,
+                       reverse_weight=1.0, loss_weight=5.0)
+    # BDD against CWD: the same setting plus the reverse term
+    assert losses('cwd')['loss_cwd'] == dict(type='CWDLoss', tau=1.0,
+                                             loss_weight=5.0)
+    assert losses('bdd_pixel')['loss_bdd']['distribution'] == 'class'
+    assert losses('bdd_pixel')['loss_bdd']['reverse_weight'] == 0.3
+    assert losses('bdd_tau4')['loss_bdd'] == dict(
+        bdd, tau_forward=4.0, tau_reverse=4.0, loss_weight=3.0)
+    dist = losses('dist')
+    assert (dist['loss_dist']['loss_weight'], dist['loss_aux']['loss_weight'],
+            dist['loss_aux']['student']) == (1.0, 0.4, 'auxiliary_head')
+    assert list(losses('dist_decode')) == ['loss_dist']
+    feature = losses('cwd_feat')['loss_feat']
+    assert (feature['tau'], feature['loss_weight']) == (4.0, 50.0)
+    assert losses('kd')['loss_kd'] == dict(type='KDLoss', tau=1.0,
+                                           loss_weight=1.0)

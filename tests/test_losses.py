@@ -567,3 +567,31 @@ def test_mse_loss_by_hand():
     mse_loss(student, teacher).backward()
     # d/ds mean((s - t)^2) over 4 values: (s - t) / 2
     torch.testing.assert_close(student.grad, (student - teacher).detach() / 2)
+
+
+def test_the_bdd_schedule_needs_the_iteration_and_weighs_by_it():
+    loss = BDDLoss(distribution='spatial', forward_weight=2.0,
+                   reverse_weight=4.0, reverse_schedule=True)
+    use_hub('bdd-empty')
+    with pytest.raises(RuntimeError, match=r'BDDLoss\(reverse_schedule=True'
+                       r'\) needs the training iteration'):
+        loss(logits(2, 5, 4, 4), logits(2, 5, 4, 4, seed=1))
+    use_hub('bdd-quarter', iter=25, max_iters=100)
+    assert loss.current_weights() == (1.5, 1.0)
+    student, teacher = logits(2, 5, 4, 4), logits(2, 5, 4, 4, seed=1)
+    fixed = BDDLoss(distribution='spatial', forward_weight=1.5,
+                    reverse_weight=1.0)
+    torch.testing.assert_close(loss(student, teacher),
+                               fixed(student, teacher))
+    # without the schedule, the weights as given, whatever the iteration
+    assert BDDLoss(forward_weight=2.0, reverse_weight=4.0).current_weights() \
+        == (2.0, 4.0)
+
+
+def test_pcd_reference_settings_that_do_not_apply_are_refused():
+    with pytest.raises(ValueError, match="reference=True runs every stage"):
+        PCDLoss(reference=True, schedule='progressive')
+    with pytest.raises(ValueError, match='warmup_epochs is the reference'):
+        PCDLoss(warmup_epochs=20)
+    with pytest.raises(ValueError, match='warmup_epochs must be an integer'):
+        PCDLoss(reference=True, warmup_epochs=0)

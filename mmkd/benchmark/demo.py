@@ -127,13 +127,12 @@ def run_demo(reuse: bool = True) -> dict:
     upstream = tuple(settings_digest(config) for config, *_ in
                      pretrain.values())
 
-    step("pretraining the teacher's backbone on digit patches (about 1.5 "
-         'min on 2 CPU cores)')
+    step("pretraining the teacher's backbone on digit patches")
     models = train_in_lanes(
         [[(TEACHER_PRETRAIN, *pretrain[TEACHER_PRETRAIN])]], reuse)
 
     step("training the teacher; beside it, pretraining the student's "
-         'backbone and training the student alone (about 7 min)')
+         'backbone and training the student alone')
     models.update(train_in_lanes([
         [(TEACHER_LABEL, f'{CONFIGS}/{TEACHER}.py',
           osp.join('work_dirs', TEACHER), [], upstream)],
@@ -144,7 +143,7 @@ def run_demo(reuse: bool = True) -> dict:
     method, setting, config, options, val_miou = chosen_bdd()
     settings = ' '.join(options) or 'its config as it is'
     step(f'distilling with {method} ({setting}: {settings}; chosen on val '
-         f'in {SWEEP}, val mIoU {val_miou:.2f}) (about 5 min)')
+         f'in {SWEEP}, val mIoU {val_miou:.2f})')
     label = f'student with BDD ({method}, {setting})'
     models.update(train_in_lanes(
         [[(label, config, 'work_dirs/demo_bdd', options,

@@ -8,9 +8,10 @@ of ``[N, C, H, W]``. ``valid_mask`` marks the positions that count: ``[N]``
 or ``[N, H, W]``, boolean.
 """
 import functools
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import torch
+from mmengine.logging import MessageHub
 
 from mmkd.models.settings import check_number
 
@@ -96,6 +97,22 @@ def masked_mean(values: torch.Tensor,
         return values.mean()
     weights = valid_mask.to(values.dtype)
     return (values * weights).sum() / weights.sum().clamp_min(1)
+
+
+def training_progress(owner: str, what: str) -> Tuple[int, int]:
+    """The training iteration (0-based) and the number of iterations, from
+    mmengine's message hub, which the runner updates every iteration and
+    restores on ``--resume`` (so a loss that depends on them resumes
+    exactly). ``owner`` and ``what`` name the loss and its setting that
+    needs them, for the error raised outside a runner."""
+    hub = MessageHub.get_current_instance()
+    iteration, max_iters = hub.get_info('iter'), hub.get_info('max_iters')
+    if iteration is None or not max_iters:
+        raise RuntimeError(
+            f'{owner}({what}) needs the training iteration and length from '
+            "mmengine's message hub ('iter', 'max_iters'), which the runner "
+            'sets; none were found')
+    return iteration, max_iters
 
 
 class DistillLoss(torch.nn.Module):

@@ -5,16 +5,18 @@ From the paper's abstract: forward KL misses the teacher's tiny
 probabilities (its "negative" dark knowledge); BDD compensates with a
 reverse KL term and adjusts the temperatures to balance the two. Which
 distribution the two KLs compare is not in the abstract; both readings are
-here and the DigitScapes benchmark decides between them (docs/losses.md).
+here. The channel-wise one is the form of the one public code of the loss
+(``BalanceKLDivergence``), whose values it reproduces
+(tests/test_conformance.py).
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
+from mmkd.models.settings import SettingError, check_numbers
 from mmkd.registry import MODELS
-from mmkd.models.settings import check_numbers
 from .base import (DistillLoss, channel_logits, channel_mean, logit_loss,
-                   masked_mean)
+                   masked_mean, training_progress)
 from .divergence import divergences
 
 DISTRIBUTIONS = ('class', 'spatial')
@@ -85,6 +87,14 @@ class BDDLoss(DistillLoss):
 
     ``distribution='class'`` (default) is the pixel-wise form, the only one
     for ``[N, C]`` logits; ``'spatial'`` the channel-wise form.
+
+    ``reverse_schedule=True`` moves the weight from the forward term to the
+    reverse one over training, linearly: at iteration ``t`` of ``T`` the
+    terms weigh ``forward_weight * (1 - t / T)`` and ``reverse_weight * t /
+    T`` (the iteration from mmengine's message hub, so that it resumes
+    exactly). This is what the public channel-wise code does
+    (``BalanceKLDivergence`` with ``update_by_iter``), not something the
+    paper describes; off by default.
     """
 
     def __init__(self,
@@ -93,14 +103,45 @@ class BDDLoss(DistillLoss):
                  forward_weight: float = 1.0,
                  reverse_weight: float = 1.0,
                  distribution: str = 'class',
-                 loss_weight: float = 1.0):
+                 loss_weight: float = 1.0,
+                 reverse_schedule: bool = False):
         check_numbers(type(self).__name__,
                       positive=dict(tau_forward=tau_forward,
                                     tau_reverse=tau_reverse),
                       nonnegative=dict(forward_weight=forward_weight,
                                        reverse_weight=reverse_weight))
         check_distribution(distribution)
+        if not isinstance(reverse_schedule, bool):
+            raise SettingError(f'{type(self).__name__}: reverse_schedule is '
+                               f'True or False, got {reverse_schedule!r}')
         super().__init__(
             bdd_loss, loss_weight, tau_forward=tau_forward,
             tau_reverse=tau_reverse, forward_weight=forward_weight,
             reverse_weight=reverse_weight, distribution=distribution)
+        self.reverse_schedule = reverse_schedule
+
+    def current_weights(self) -> Tuple[float, float]:
+        """The forward and reverse weights of the next step."""
+        forward_weight = self.hyperparameters['forward_weight']
+        reverse_weight = self.hyperparameters['reverse_weight']
+        if not self.reverse_schedule:
+            return forward_weight, reverse_weight
+        iteration, max_iters = training_progress('BDDLoss',
+                                                 'reverse_schedule=True')
+        done = iteration / max_iters
+        return forward_weight * (1 - done), reverse_weight * done
+
+    def forward(self,
+                student_logits: torch.Tensor,
+                teacher_logits: torch.Tensor,
+                valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        forward_weight, reverse_weight = self.current_weights()
+        settings = dict(self.hyperparameters, forward_weight=forward_weight,
+                        reverse_weight=reverse_weight)
+        return self.loss_weight * self.loss_fn(
+            student_logits, teacher_logits, **settings,
+            valid_mask=valid_mask)
+
+    def extra_repr(self) -> str:
+        return (super().extra_repr() +
+                f', reverse_schedule={self.reverse_schedule}')

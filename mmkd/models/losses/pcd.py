@@ -6,17 +6,20 @@ ranking into ``G`` near-equal contiguous groups and distils within each
 group: both distributions are softmaxes over the group's classes only, so
 classes that the student already matches do not drown the ones it misses.
 Fine-to-coarse walks the stages from ``num_stages`` groups down to one (plain
-KD over all classes); coarse-to-fine walks them back up.
+KD over all classes); coarse-to-fine walks them back up. That is the
+paper's description; :func:`pcd_reference_loss` is what the authors' public
+code computes, which differs (``PCDLoss(reference=True)``).
 """
 from collections import Counter
 from typing import List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmengine.logging import MessageHub
 
+from mmkd.models.settings import SettingError, check_int, check_numbers
 from mmkd.registry import MODELS
-from mmkd.models.settings import check_int, check_numbers
-from .base import DistillLoss, logit_loss, masked_mean
+from .base import DistillLoss, logit_loss, masked_mean, training_progress
 from .divergence import divergences
 
 SCHEDULES = ('joint', 'progressive')
@@ -119,6 +122,48 @@ def pcd_loss(student_logits: torch.Tensor,
     return tau**2 * masked_mean(per_position, valid_mask)
 
 
+@logit_loss
+def pcd_reference_loss(student_logits: torch.Tensor,
+                       teacher_logits: torch.Tensor,
+                       num_stages: int = 3,
+                       tau: float = 4.0,
+                       valid_mask: Optional[torch.Tensor] = None
+                       ) -> torch.Tensor:
+    """PCD as the authors' released classification code computes it
+    (lijiayan401/PCD, ``mdistiller/distillers/PCD.py``, ``PCD_loss``),
+    each (valid) position of ``[N, C]`` or ``[N, C, H, W]`` logits one
+    sample of ``M``:
+
+        ``2 S · tau² · KL_M(p ‖ q) · mean_i (1 − cos(p_i, log q_i))``
+
+    with ``p = softmax(teacher / tau)``, ``q = softmax(student / tau)`` over
+    all classes, ``KL_M`` the KL summed over the ``M`` samples and divided
+    by ``M`` (``batchmean``), and the cosine between the teacher's
+    probabilities and the student's log-probabilities, not detached (so
+    ``1 − cos`` lies in (1, 2]). Why all classes: the code forms stage
+    ``i``'s blocks as index ranges ``[j·C, (j+1)·C)``, ``j < i``, of the
+    classes in their given order (no ranking), with the block size equal
+    to the number of classes ``C``; block 0 holds every class and the other
+    blocks none (masked out: no value, no gradient). Its ``S`` stages down
+    and ``S`` back up thus add ``2 S`` equal terms. Returns a scalar.
+    """
+    if student_logits.dim() == 4:  # positions as samples
+        student_logits = student_logits.movedim(1, -1).flatten(0, 2)
+        teacher_logits = teacher_logits.movedim(1, -1).flatten(0, 2)
+        if valid_mask is not None:
+            valid_mask = valid_mask.flatten()
+    if valid_mask is not None:
+        student_logits = student_logits[valid_mask]
+        teacher_logits = teacher_logits[valid_mask]
+    if student_logits.shape[0] == 0:  # nothing valid: zero, still attached
+        return student_logits.sum() * 0
+    log_q = F.log_softmax(student_logits / tau, dim=1)
+    p = F.softmax(teacher_logits / tau, dim=1)
+    kl = F.kl_div(log_q, p, reduction='batchmean')
+    scale = 1 - F.cosine_similarity(p, log_q, dim=1)
+    return 2 * num_stages * tau**2 * kl * scale.mean()
+
+
 @MODELS.register_module()
 class PCDLoss(DistillLoss):
     """``loss_weight * pcd_loss(student_logits, teacher_logits, stages, tau)``.
@@ -135,34 +180,54 @@ class PCDLoss(DistillLoss):
             from mmengine's message hub, which the runner updates every
             iteration and restores on ``--resume``; so the stage resumes
             with the checkpoint.
+        reference (bool): compute what the authors' public code computes
+            (:func:`pcd_reference_loss`) instead of the paper's reading:
+            every stage at every step, all classes, stage weights not
+            detached. Their setting is ``tau=4``, ``num_stages=3``.
+        warmup_epochs (int, optional): with ``reference``, the authors'
+            warm-up: the loss times ``min(epoch / warmup_epochs, 1)``,
+            epochs counted from 1 (mmengine's message hub counts from 0);
+            20 in their code. For epoch-based training; an iteration-based
+            run warms up with ``mmkd.DistillScheduleHook(warmup_iters=...)``.
     """
 
     def __init__(self,
                  num_stages: int = 3,
                  tau: float = 1.0,
                  loss_weight: float = 1.0,
-                 schedule: str = 'joint'):
-        check_int(type(self).__name__, 'num_stages', num_stages, 1)
+                 schedule: str = 'joint',
+                 reference: bool = False,
+                 warmup_epochs: Optional[int] = None):
+        owner = type(self).__name__
+        check_int(owner, 'num_stages', num_stages, 1)
         if schedule not in SCHEDULES:
-            raise ValueError(f'{type(self).__name__}: schedule must be one '
-                             f'of {SCHEDULES}, got {schedule!r}')
-        check_numbers(type(self).__name__, positive=dict(tau=tau))
+            raise ValueError(f'{owner}: schedule must be one of '
+                             f'{SCHEDULES}, got {schedule!r}')
+        check_numbers(owner, positive=dict(tau=tau))
+        if reference and schedule != 'joint':
+            raise SettingError(f'{owner}: reference=True runs every stage '
+                               f'at every step; schedule={schedule!r} '
+                               'does not apply')
+        if warmup_epochs is not None:
+            if not reference:
+                raise SettingError(f'{owner}: warmup_epochs is the '
+                                   'reference code\'s warm-up; without '
+                                   'reference=True use '
+                                   'mmkd.DistillScheduleHook')
+            check_int(owner, 'warmup_epochs', warmup_epochs, 1)
         super().__init__(pcd_loss, loss_weight, tau=tau)
         self.num_stages = num_stages
         self.schedule = schedule
+        self.reference = reference
+        self.warmup_epochs = warmup_epochs
 
     def current_stages(self) -> List[int]:
         """The stages (numbers of groups) that the next step distils."""
         sequence = stage_sequence(self.num_stages)
         if self.schedule == 'joint':
             return sequence
-        hub = MessageHub.get_current_instance()
-        iteration, max_iters = hub.get_info('iter'), hub.get_info('max_iters')
-        if iteration is None or not max_iters:
-            raise RuntimeError(
-                "PCDLoss(schedule='progressive') needs the training iteration "
-                "and length from mmengine's message hub ('iter', "
-                "'max_iters'), which the runner sets; none were found")
+        iteration, max_iters = training_progress('PCDLoss',
+                                                 "schedule='progressive'")
         index = min(len(sequence) - 1,
                     iteration * len(sequence) // max_iters)
         return [sequence[index]]
@@ -171,10 +236,30 @@ class PCDLoss(DistillLoss):
                 student_logits: torch.Tensor,
                 teacher_logits: torch.Tensor,
                 valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.reference:
+            return self.loss_weight * self.warmup_factor() * \
+                pcd_reference_loss(student_logits, teacher_logits,
+                                   self.num_stages, **self.hyperparameters,
+                                   valid_mask=valid_mask)
         return self.loss_weight * self.loss_fn(
             student_logits, teacher_logits, self.current_stages(),
             **self.hyperparameters, valid_mask=valid_mask)
 
+    def warmup_factor(self) -> float:
+        """``min(epoch / warmup_epochs, 1)``, epochs counted from 1; 1
+        without a warm-up."""
+        if self.warmup_epochs is None:
+            return 1.0
+        epoch = MessageHub.get_current_instance().get_info('epoch')
+        if epoch is None:
+            raise RuntimeError(
+                "PCDLoss(warmup_epochs=...) needs the training epoch from "
+                "mmengine's message hub ('epoch'), which the runner sets; "
+                'none was found')
+        return min((epoch + 1) / self.warmup_epochs, 1.0)
+
     def extra_repr(self) -> str:
         return (f'num_stages={self.num_stages}, schedule={self.schedule!r}, '
+                f'reference={self.reference}, '
+                f'warmup_epochs={self.warmup_epochs}, '
                 + super().extra_repr())
