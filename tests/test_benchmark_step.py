@@ -204,8 +204,8 @@ def test_gpu_check_compares_shared_and_isolated_peaks(tmp_path):
 def test_losses_that_name_modules(tmp_path):
     """The auxiliary heads' and the bottleneck features' losses time on
     the tensors a training step hands them (captured, through the
-    connector)."""
-    for method in ('dist_aux', 'cwd_feat'):
+    connector; with the labels for IFVD's)."""
+    for method in ('dist_aux', 'cwd_feat', 'ifvd'):
         out = tmp_path / f'{method}.json'
         result = benchmark(
             'configs/digitscapes/'

@@ -19,7 +19,12 @@ ARCHITECTURES = ('pspnet', 'deeplabv3')
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*_r101_to_r18_*.py')))
 LOSS_TYPES = {'kd': ['KDLoss'], 'bdd': ['BDDLoss'], 'bdd_pixel': ['BDDLoss'],
               'bdd_tau4': ['BDDLoss'], 'dist_decode': ['DISTLoss'],
-              'cwd': ['CWDLoss'], 'pcd': ['PCDLoss'],
+              'cwd': ['CWDLoss'], 'pcd': ['PCDLoss'], 'dkd': ['DKDLoss'],
+              # logits, then the decode heads' features (the backbones' for
+              # MGD, beside CWD on the logits)
+              'at': ['KDLoss', 'ATLoss'], 'skd': ['KDLoss', 'SKDLoss'],
+              'ifvd': ['KDLoss', 'IFVDLoss'], 'cirkd': ['KDLoss', 'CIRKDLoss'],
+              'mgd': ['CWDLoss', 'MGDLoss'],
               # logits, then the auxiliary heads / the bottleneck features
               'dist': ['DISTLoss', 'DISTLoss'],
               'cwd_feat': ['CWDLoss', 'CWDLoss']}

@@ -15,8 +15,10 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 
-from mmkd.models.losses import (BDDLoss, CWDLoss, DISTLoss, KDLoss,
-                                PCDLoss)
+from mmkd.models.losses import (ATLoss, BDDLoss, CIRKDLoss, CWDLoss,
+                                DISTLoss, DKDLoss, IFVDLoss, KDLoss, PCDLoss,
+                                SKDLoss, cirkd_pixel_loss, cirkd_region_loss,
+                                mgd_loss)
 
 FIXTURES = osp.join(osp.dirname(osp.abspath(__file__)), 'fixtures',
                     'conformance')
@@ -86,6 +88,34 @@ def bdd(settings):
                    reverse_schedule=scheduled)
 
 
+def at(settings):
+    return ATLoss(p=settings['p'])
+
+
+def skd(settings):
+    assert settings['patch_h'] == settings['patch_w']
+    return SKDLoss(patch_size=settings['patch_h'])
+
+
+def ifvd(settings):
+    return IFVDLoss(num_classes=settings['classes'])
+
+
+def dkd(settings):
+    return DKDLoss(alpha=settings['alpha'], beta=settings['beta'],
+                   tau=settings['temperature'])
+
+
+def ls_kd(settings):
+    assert settings['logit_stand']
+    return KDLoss(tau=settings['temperature'], standardize=True)
+
+
+def cirkd_pixel(settings):
+    return lambda student, teacher: cirkd_pixel_loss(
+        student, teacher, settings['temperature'])
+
+
 CASES = {
     'kd': kd, 'kd_tau4': kd,
     'cwd': cwd, 'cwd_tau4': cwd, 'cwd_cirkd_tau4': cwd,
@@ -93,13 +123,19 @@ CASES = {
     'pcd': pcd, 'pcd_warmup': pcd,
     'bdd_channel': bdd, 'bdd_channel_mid': bdd, 'bdd_channel_t4_t2': bdd,
     'bdd_channel_fixed': bdd, 'bdd_channel_classdefaults': bdd,
+    'at': at, 'skd': skd, 'ifvd': ifvd, 'dkd': dkd, 'ls_kd': ls_kd,
+    'cirkd_pixel': cirkd_pixel,
 }
+# checked by tests of their own below
+OTHER_FIXTURES = {'mgd', 'cirkd_region', 'cirkd_enqueue'}
 
 
 def value_and_gradient(loss, fixture):
     student = tensor(fixture['inputs']['student']).requires_grad_(True)
     teacher = tensor(fixture['inputs']['teacher'])
-    value = loss(student, teacher)
+    labels = {'labels': torch.tensor(fixture['inputs']['labels'])} if \
+        getattr(loss, 'needs_labels', False) else {}
+    value = loss(student, teacher, **labels)
     value.backward()
     return value.detach(), student.grad
 
@@ -117,7 +153,7 @@ def test_value_and_gradient_equal_the_reference(name):
 def test_every_fixture_is_tested_and_names_its_source():
     names = {osp.splitext(osp.basename(path))[0]
              for path in glob.glob(osp.join(FIXTURES, '*.json'))}
-    assert names == set(CASES)
+    assert names == set(CASES) | OTHER_FIXTURES
     for name in names:
         source = load(name)['source']
         assert source['repository'] and source['path'] and source['symbol']
@@ -150,3 +186,63 @@ def test_pcd_reference_on_segmentation_logits_is_per_pixel():
     loss = PCDLoss(num_stages=3, tau=4.0, reference=True)
     torch.testing.assert_close(loss(as_images(student), as_images(teacher)),
                                tensor(fixture['value']), **TOLERANCE)
+
+
+def test_mgd_equals_its_authors_code_with_their_mask_and_block():
+    fixture = load('mgd')
+    inputs, settings = fixture['inputs'], fixture['settings']
+    generation = torch.nn.Sequential(
+        torch.nn.Conv2d(6, 6, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(6, 6, 3, padding=1)).double()
+    generation.load_state_dict({key: tensor(value) for key, value in
+                                inputs['generation_state_dict'].items()})
+    student = tensor(inputs['student']).requires_grad_(True)
+    value = settings['alpha_mgd'] * mgd_loss(
+        student, tensor(inputs['teacher']), generation,
+        tensor(inputs['mask']))
+    value.backward()
+    torch.testing.assert_close(value.detach(), tensor(fixture['value']),
+                               **TOLERANCE)
+    torch.testing.assert_close(student.grad, tensor(fixture['grad_student']),
+                               **TOLERANCE)
+
+
+def test_cirkd_region_term_equals_its_authors_code():
+    """The pixel-to-region term on the contrast set the reference drew
+    (its ``_sample_negative`` of a stored memory)."""
+    fixture = load('cirkd_region')
+    inputs, settings = fixture['inputs'], fixture['settings']
+    memory, index = tensor(inputs['Q']), torch.tensor(inputs['index'])
+    contrast = memory[:, index].flatten(0, 1)  # class by class
+    torch.testing.assert_close(contrast, tensor(inputs['contrast']))
+    student = tensor(inputs['student']).requires_grad_(True)
+    value = cirkd_region_loss(
+        student, tensor(inputs['teacher']), torch.tensor(inputs['labels']),
+        contrast, settings['contrast_temperature'],
+        settings['contrast_kd_temperature'], settings['ignore_label'])
+    value.backward()
+    torch.testing.assert_close(value.detach(), tensor(fixture['value']),
+                               **TOLERANCE)
+    torch.testing.assert_close(student.grad, tensor(fixture['grad_student']),
+                               **TOLERANCE)
+
+
+def test_cirkd_region_memory_fills_as_its_authors_code():
+    """Two steps of the same batch into a memory of 3 regions per class:
+    each image's class means, in the reference's order, first in, first
+    out."""
+    fixture = load('cirkd_enqueue')
+    inputs, settings = fixture['inputs'], fixture['settings']
+    loss = CIRKDLoss(student_channels=8, teacher_channels=settings['dim'],
+                     num_classes=settings['num_classes'],
+                     region_memory_size=settings['region_memory_size'],
+                     ignore_index=settings['ignore_label']).double()
+    loss.region_memory.copy_(tensor(inputs['start_queue']))
+    keys, labels = tensor(inputs['keys']), torch.tensor(inputs['labels'])
+    for step in (1, 2):
+        loss.remember(keys, labels)
+        torch.testing.assert_close(
+            loss.region_memory, tensor(fixture[f'segment_queue_after_{step}']),
+            **TOLERANCE)
+        assert loss.region_pointer.tolist() == \
+            fixture[f'segment_queue_ptr_after_{step}']

@@ -109,11 +109,10 @@ def test_amp_step_for_every_loss(seg_teacher, seg_batch):
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 0)
     hub.update_info('max_iters', 1000)
-    distiller = seg_distiller(seg_teacher)
     for method in METHODS:
         losses = Config.fromfile(SEG_CONFIG.format(method)).model
-        distiller.distill_losses = distiller._build_losses(
-            losses.distill_losses).cuda()
+        distiller = seg_distiller(seg_teacher,
+                                  distill_losses=losses.distill_losses)
         before = distiller.student.decode_head.conv_seg.weight.clone()
         log, dtypes = amp_step(distiller, seg_batch)
         check_step(distiller, log, before)

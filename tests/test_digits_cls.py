@@ -109,7 +109,7 @@ def test_there_are_the_teacher_the_student_and_every_method():
     assert {osp.basename(path)[:-3] for path in CONFIGS} == {
         'resnet18w16_digits', 'resnet18w4_digits'} | {
             f'resnet18w16_to_resnet18w4_digits_{method}'
-            for method in ('kd', 'dist', 'bdd', 'pcd')}
+            for method in ('kd', 'dist', 'bdd', 'pcd', 'dkd', 'kd_ls')}
 
 
 def test_the_distill_configs_read_the_checkpoint_the_teacher_writes():

@@ -219,7 +219,8 @@ def test_there_are_the_teacher_the_student_and_every_method():
         'pspnet_r18w16_digitscapes', 'pspnet_r18w8_digitscapes'} | {
             f'pspnet_r18w16_to_r18w8_digitscapes_{method}'
             for method in ('kd', 'cwd', 'dist', 'bdd', 'bdd_spatial', 'pcd',
-                           'dist_aux', 'cwd_feat')}
+                           'dist_aux', 'cwd_feat', 'at', 'skd', 'ifvd',
+                           'cirkd', 'mgd', 'dkd')}
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)

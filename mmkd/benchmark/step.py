@@ -204,9 +204,12 @@ def _losses_alone(distiller, batch):
                          outputs.student_outputs.items()})
     leaves = [outputs.student_logits, *outputs.student_outputs.values()]
 
+    samples = data['data_samples']
+
     def run():
         pairs = distiller.distill_pairs(outputs)
-        sum(distiller.distill(pairs).values()).backward()
+        sum(distiller.distill(pairs, distiller.valid_masks(samples),
+                              distiller.labels(samples)).values()).backward()
         for leaf in leaves:
             leaf.grad = None
 

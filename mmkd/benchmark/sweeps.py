@@ -67,6 +67,19 @@ seg = dict(
                       settings=dict(default=[])),
         cwd_feat=dict(config='pspnet_r18w16_to_r18w8_digitscapes_cwd_feat',
                       settings=dict(default=[])),
+        # the methods papers compare against, at their published settings
+        at=dict(config='pspnet_r18w16_to_r18w8_digitscapes_at',
+                settings=dict(default=[])),
+        skd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_skd',
+                 settings=dict(default=[])),
+        ifvd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_ifvd',
+                  settings=dict(default=[])),
+        cirkd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_cirkd',
+                   settings=dict(default=[])),
+        mgd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_mgd',
+                 settings=dict(default=[])),
+        dkd=dict(config='pspnet_r18w16_to_r18w8_digitscapes_dkd',
+                 settings=dict(default=[])),
     ))
 
 cls = dict(
@@ -97,6 +110,10 @@ cls = dict(
                      default=[],
                      w10=losses('loss_pcd', loss_weight=10.0),
                      tau1=losses('loss_pcd', tau=1.0))),
+        dkd=dict(config='resnet18w16_to_resnet18w4_digits_dkd',
+                 settings=dict(default=[])),
+        kd_ls=dict(config='resnet18w16_to_resnet18w4_digits_kd_ls',
+                   settings=dict(default=[])),
     ))
 
 SWEEPS = dict(seg=seg, cls=cls)

@@ -32,6 +32,8 @@ __all__ = ['BaseDistiller', 'StepOutputs', 'Pairs', 'DistillerConfigError',
 
 #: student and teacher tensors of each distill loss, keyed by its name
 Pairs = Dict[str, Tuple[torch.Tensor, torch.Tensor]]
+#: a pair's shape -> a tensor for it (a valid mask, labels)
+ShapeTo = Callable[[torch.Size], Optional[torch.Tensor]]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -270,11 +272,16 @@ class BaseDistiller(BaseModel):
         (each task's distiller gives this)."""
         raise NotImplementedError
 
-    def valid_masks(self, data_samples: List
-                    ) -> Optional[Callable[[torch.Size],
-                                           Optional[torch.Tensor]]]:
+    def valid_masks(self, data_samples: List) -> Optional[ShapeTo]:
         """shape -> the mask of the positions that count for a pair of that
         shape, or None for all of them (see :meth:`distill`)."""
+        return None
+
+    def labels(self, data_samples: List
+               ) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+        """student tensor -> the ground-truth labels for a pair of its
+        shape, on its device (see :meth:`distill`); each task's distiller
+        gives this."""
         return None
 
     def forward_step(self, inputs: torch.Tensor,
@@ -299,7 +306,8 @@ class BaseDistiller(BaseModel):
         outputs = self.forward_step(inputs, data_samples)
         losses = dict(outputs.student_losses)
         losses.update(self.distill(self.distill_pairs(outputs),
-                                   self.valid_masks(data_samples)))
+                                   self.valid_masks(data_samples),
+                                   self.labels(data_samples)))
         return losses
 
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -344,7 +352,7 @@ class BaseDistiller(BaseModel):
             if teacher.dim() == 4 and student.dim() == 4 and \
                     teacher.shape[2:] != student.shape[2:]:
                 student, teacher = self.same_size(student, teacher)
-            if student.shape != teacher.shape:
+            if not self.comparable(name, student, teacher):
                 raise DistillerConfigError(
                     f'distill loss {name!r} cannot compare the {where}: '
                     f'student {tuple(student.shape)}, teacher '
@@ -353,6 +361,19 @@ class BaseDistiller(BaseModel):
                     'channels to the teacher\'s')
             pairs[name] = student, teacher
         return pairs
+
+    def comparable(self, name: str, student: torch.Tensor,
+                   teacher: torch.Tensor) -> bool:
+        """Whether distill loss ``name`` can compare the two tensors: one
+        shape, or for a loss on whole feature maps (``same_channels``
+        False) one shape but the channels."""
+        if student.shape == teacher.shape:
+            return True
+        loss = self.distill_losses[name]
+        return not getattr(loss, 'same_channels', True) and \
+            student.dim() == teacher.dim() == 4 and \
+            student.shape[:1] + student.shape[2:] == \
+            teacher.shape[:1] + teacher.shape[2:]
 
     def same_size(self, student: torch.Tensor, teacher: torch.Tensor
                   ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -371,19 +392,32 @@ class BaseDistiller(BaseModel):
     def distill(
         self,
         pairs: Pairs,
-        valid_mask: Optional[Callable[[torch.Size],
-                                      Optional[torch.Tensor]]] = None
+        valid_mask: Optional[ShapeTo] = None,
+        labels: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
     ) -> Dict[str, torch.Tensor]:
         """Every distill loss on its pair (:meth:`distill_pairs`) times
         ``distill_scale``, keyed for the log. ``valid_mask(shape)``, if
         given, is the mask of the positions that count for a pair of that
-        shape (``[N]`` or ``[N, H, W]``), or None for all."""
+        shape (``[N]`` or ``[N, H, W]``), or None for all; it goes to the
+        losses that take one (``takes_valid_mask``). ``labels(student)``,
+        if given, is the ground truth for a pair whose student tensor is
+        ``student``, on its device, for the losses that need it
+        (``needs_labels``)."""
         losses = {}
         for name, loss in self.distill_losses.items():
             student, teacher = pairs[name]
-            mask = valid_mask(student.shape) if valid_mask else None
+            inputs = {}
+            if valid_mask is not None and getattr(loss, 'takes_valid_mask',
+                                                  True):
+                inputs['valid_mask'] = valid_mask(student.shape)
+            if getattr(loss, 'needs_labels', False):
+                if labels is None:
+                    raise DistillerConfigError(
+                        f'distill loss {name!r} needs the ground-truth '
+                        'labels, which were not given')
+                inputs['labels'] = labels(student)
             losses[f'distill.{name}'] = self.distill_scale * loss(
-                student, teacher, valid_mask=mask)
+                student, teacher, **inputs)
         # One host synchronisation per step, whatever the number of losses;
         # the per-loss values are read only when something is wrong.
         if torch.isfinite(torch.stack(

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from mmkd.registry import MODELS
+from mmkd.models.settings import DistillerConfigError
 from .base import BaseDistiller
 
 
@@ -32,6 +33,22 @@ class ClsDistiller(BaseDistiller):
     @staticmethod
     def logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         return model.head(model.extract_feat(inputs))
+
+    def labels(self, data_samples: List):
+        """student tensor -> the ``[N]`` ground-truth class indices (for a
+        loss that needs them on ``[N, C]`` logits)."""
+        def indices(tensor):
+            missing = [i for i, s in enumerate(data_samples)
+                       if 'gt_label' not in s]
+            if missing or tensor.dim() != 2:
+                raise DistillerConfigError(
+                    'a classification loss that needs labels takes [N, C] '
+                    f'logits and samples with gt_label (got '
+                    f'{tuple(tensor.shape)}; samples without one: '
+                    f'{missing})')
+            return torch.cat([s.gt_label for s in data_samples]).to(
+                tensor.device).long()
+        return indices
 
     def student_forward(self, inputs: torch.Tensor, data_samples: List
                         ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:

@@ -1,12 +1,14 @@
 """Logit distillation between two MMSegmentation ``EncoderDecoder`` models."""
+import logging
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmseg.utils import add_prefix
 from torch import nn
 
-from mmkd.models.settings import check_int
+from mmkd.models.settings import DistillerConfigError, check_int
 from mmkd.registry import MODELS
 from .base import BaseDistiller
 
@@ -47,6 +49,13 @@ class SegDistiller(BaseDistiller):
                       distill_ignore_index, 0)
         super().__init__(*args, **kwargs)
         self.distill_ignore_index = distill_ignore_index
+        whole_map = [name for name, loss in self.distill_losses.items()
+                     if not getattr(loss, 'takes_valid_mask', True)]
+        if distill_ignore_index is not None and whole_map:
+            print_log(
+                f'distill_ignore_index applies to the pixel-wise losses; '
+                f'{whole_map} compare whole maps and count every pixel',
+                logger='current', level=logging.WARNING)
         self.align_corners = self.student.decode_head.align_corners
         # The teacher's auxiliary head runs only when a loss reads it.
         self.teacher_runs_auxiliary = any(
@@ -90,6 +99,26 @@ class SegDistiller(BaseDistiller):
         return lambda shape: self.labelled_pixels(
             data_samples, shape[2:]) if len(shape) == 4 else None
 
+    def labels(self, data_samples: List) -> Callable:
+        """student tensor -> the ground-truth label maps ``[N, h, w]`` at a
+        4-D pair's height and width (nearest; the ignore index kept)."""
+        def at(tensor):
+            if tensor.dim() != 4:
+                raise DistillerConfigError(
+                    f'segmentation labels are label maps; a loss that needs '
+                    f'them compares [N, C, H, W] tensors, got '
+                    f'{tuple(tensor.shape)}')
+            return self.label_maps(data_samples, tensor.shape[2:]).to(
+                tensor.device)
+        return at
+
+    def label_maps(self, data_samples: List,
+                   size: torch.Size) -> torch.Tensor:
+        """``[N, h, w]``: the ground-truth labels sampled at ``size``."""
+        labels = torch.stack([s.gt_sem_seg.data for s in data_samples])
+        return F.interpolate(labels.float(), size=size,
+                             mode='nearest')[:, 0].long()
+
     def auxiliary_losses(self, features: List[torch.Tensor],
                          data_samples: List) -> Dict[str, torch.Tensor]:
         """The student's auxiliary losses, keyed as ``EncoderDecoder`` keys
@@ -106,9 +135,8 @@ class SegDistiller(BaseDistiller):
                         size: torch.Size) -> torch.Tensor:
         """``[N, h, w]``: the pixels whose ground-truth label, sampled at
         ``size``, is not ``distill_ignore_index``."""
-        labels = torch.stack([s.gt_sem_seg.data for s in data_samples])
-        labels = F.interpolate(labels.float(), size=size, mode='nearest')
-        return labels[:, 0] != self.distill_ignore_index
+        return self.label_maps(data_samples, size) != \
+            self.distill_ignore_index
 
 
 def auxiliary_heads(model: nn.Module) -> Dict[str, nn.Module]:

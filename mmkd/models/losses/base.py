@@ -13,7 +13,7 @@ from typing import Callable, Optional, Tuple
 import torch
 from mmengine.logging import MessageHub
 
-from mmkd.models.settings import check_number
+from mmkd.models.settings import SettingError, check_number
 
 
 def check_logits(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
@@ -57,6 +57,65 @@ def logit_loss(loss: Callable) -> Callable:
                         *args, valid_mask=valid_mask, **kwargs)
 
     return checked_full_precision
+
+
+def feature_loss(loss: Callable) -> Callable:
+    """Decorate ``loss(student_features, teacher_features, ...)`` on whole
+    feature maps: check that both are ``[N, C, H, W]`` of the same ``N``,
+    ``H`` and ``W`` (the channels may differ), then compute in float32
+    (float64 stays float64) with autocast off."""
+
+    @functools.wraps(loss)
+    def checked_full_precision(student, teacher, *args, **kwargs):
+        if student.dim() != 4 or teacher.dim() != 4 or \
+                student.shape[0] != teacher.shape[0] or \
+                student.shape[2:] != teacher.shape[2:]:
+            raise ValueError(
+                f'{loss.__name__} compares [N, C, H, W] maps of the same N, '
+                f'H and W; got student {tuple(student.shape)}, teacher '
+                f'{tuple(teacher.shape)}')
+        with torch.autocast(student.device.type, enabled=False):
+            return loss(upcast(student), upcast(teacher), *args, **kwargs)
+
+    return checked_full_precision
+
+
+def check_flag(owner: str, name: str, value) -> None:
+    """Refuse anything but True or False, naming the owner and setting."""
+    if not isinstance(value, bool):
+        raise SettingError(f'{owner}: {name} is True or False, got '
+                           f'{value!r}')
+
+
+def standardize(logits: torch.Tensor) -> torch.Tensor:
+    """Logit standardisation (Sun et al., CVPR 2024): each position's logits
+    z-scored over the classes (dim 1), ``(z - mean) / (1e-7 + std)`` with
+    the unbiased standard deviation, as the authors' code does."""
+    mean = logits.mean(dim=1, keepdim=True)
+    std = logits.std(dim=1, keepdim=True)
+    return (logits - mean) / (1e-7 + std)
+
+
+def epoch_warmup_factor(owner: str, warmup_epochs: Optional[int]) -> float:
+    """``min(epoch / warmup_epochs, 1)``, epochs counted from 1 as the
+    authors' classification code counts them (mmengine's message hub
+    counts from 0); 1 without a warm-up."""
+    if warmup_epochs is None:
+        return 1.0
+    epoch = MessageHub.get_current_instance().get_info('epoch')
+    if epoch is None:
+        raise RuntimeError(
+            f"{owner}(warmup_epochs=...) needs the training epoch from "
+            "mmengine's message hub ('epoch'), which the runner sets; none "
+            'was found')
+    return min((epoch + 1) / warmup_epochs, 1.0)
+
+
+def labels_at(labels: torch.Tensor, size) -> torch.Tensor:
+    """``[N, H, W]`` integer labels resized to ``size`` (nearest), the
+    ignore index kept."""
+    return torch.nn.functional.interpolate(
+        labels[:, None].float(), size=tuple(size), mode='nearest')[:, 0].long()
 
 
 def channel_logits(logits: torch.Tensor,
@@ -116,12 +175,29 @@ def training_progress(owner: str, what: str) -> Tuple[int, int]:
 
 
 class DistillLoss(torch.nn.Module):
-    """A loss module: ``loss_weight * loss_fn(student_logits, teacher_logits,
+    """A loss module: ``loss_weight * loss_fn(student, teacher,
     **hyperparameters, valid_mask=valid_mask)``. Subclasses give
     ``loss_fn``, name their hyperparameters in their signature and check
     them (:func:`mmkd.models.settings.check_numbers`); ``loss_weight`` is
     checked here: a finite number >= 0 (a negative one would train the
-    student away from the teacher)."""
+    student away from the teacher).
+
+    What a loss declares to the distiller that calls it:
+
+    - ``same_channels``: the two tensors must have one shape (logit
+      losses); False for losses on whole feature maps whose channel counts
+      may differ (their height and width must still agree).
+    - ``takes_valid_mask``: it averages over positions and honours
+      ``valid_mask`` (``distill_ignore_index``); False for losses on whole
+      maps, which are called without one.
+    - ``needs_labels``: it needs the ground truth, passed as ``labels``:
+      ``[N]`` class indices for ``[N, C]`` tensors, ``[N, H, W]`` label
+      maps at the compared tensors' size (nearest) for ``[N, C, H, W]``
+      ones, the ignore index kept.
+    """
+    same_channels = True
+    takes_valid_mask = True
+    needs_labels = False
 
     def __init__(self, loss_fn: Callable, loss_weight: float,
                  **hyperparameters):
@@ -133,12 +209,32 @@ class DistillLoss(torch.nn.Module):
         self.hyperparameters = hyperparameters
 
     def forward(self,
-                student_logits: torch.Tensor,
-                teacher_logits: torch.Tensor,
-                valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                student: torch.Tensor,
+                teacher: torch.Tensor,
+                valid_mask: Optional[torch.Tensor] = None,
+                labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.loss_weight * self.loss_fn(
-            student_logits, teacher_logits, **self.hyperparameters,
-            valid_mask=valid_mask)
+            student, teacher, **self.hyperparameters,
+            **self.extra_inputs(valid_mask, labels))
+
+    def extra_inputs(self, valid_mask: Optional[torch.Tensor],
+                     labels: Optional[torch.Tensor]) -> dict:
+        """``valid_mask`` and ``labels`` as ``loss_fn`` takes them: each
+        only where the loss declares it (a mask given to a loss that takes
+        none is refused, not dropped)."""
+        owner = type(self).__name__
+        inputs = {}
+        if self.takes_valid_mask:
+            inputs['valid_mask'] = valid_mask
+        elif valid_mask is not None:
+            raise ValueError(f'{owner} compares whole maps and takes no '
+                             'valid_mask')
+        if self.needs_labels:
+            if labels is None:
+                raise ValueError(f'{owner} needs the ground-truth labels '
+                                 '(labels=...), which the distiller passes')
+            inputs['labels'] = labels
+        return inputs
 
     def extra_repr(self) -> str:
         settings = {**self.hyperparameters, 'loss_weight': self.loss_weight}

@@ -15,8 +15,8 @@ import torch
 
 from mmkd.models.settings import SettingError, check_numbers
 from mmkd.registry import MODELS
-from .base import (DistillLoss, channel_logits, channel_mean, logit_loss,
-                   masked_mean, training_progress)
+from .base import (DistillLoss, channel_logits, channel_mean, check_flag,
+                   logit_loss, masked_mean, standardize, training_progress)
 from .divergence import divergences
 
 DISTRIBUTIONS = ('class', 'spatial')
@@ -36,6 +36,7 @@ def bdd_loss(student_logits: torch.Tensor,
              forward_weight: float = 1.0,
              reverse_weight: float = 1.0,
              distribution: str = 'class',
+             standardized: bool = False,
              valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``forward_weight * tau_f^2 * KL(p_f || q_f) + reverse_weight *
     tau_r^2 * KL(q_r || p_r)``, ``p_tau`` the teacher's softmax of its logits
@@ -52,10 +53,19 @@ def bdd_loss(student_logits: torch.Tensor,
     The reverse term weighs each entry by the student's probability, so
     what the teacher deems near-impossible is pushed down even where
     forward KL barely sees it. With ``reverse_weight=0``, ``'class'`` is
-    ``forward_weight * kd_loss(tau_forward)``. Returns a scalar.
+    ``forward_weight * kd_loss(tau_forward)``. ``standardized``
+    (``'class'`` only): z-score each position's logits over the classes
+    first (logit standardisation, :func:`standardize`). Returns a scalar.
     """
     check_distribution(distribution)
     spatial = distribution == 'spatial'
+    if standardized:
+        if spatial:
+            raise ValueError("standardized logits are for distribution="
+                             "'class': the spatial form's distributions "
+                             'run over positions, not classes')
+        student_logits = standardize(student_logits)
+        teacher_logits = standardize(teacher_logits)
 
     def scaled(logits, tau):
         return channel_logits(logits / tau, valid_mask) if spatial \
@@ -104,20 +114,25 @@ class BDDLoss(DistillLoss):
                  reverse_weight: float = 1.0,
                  distribution: str = 'class',
                  loss_weight: float = 1.0,
-                 reverse_schedule: bool = False):
+                 reverse_schedule: bool = False,
+                 standardize: bool = False):
         check_numbers(type(self).__name__,
                       positive=dict(tau_forward=tau_forward,
                                     tau_reverse=tau_reverse),
                       nonnegative=dict(forward_weight=forward_weight,
                                        reverse_weight=reverse_weight))
         check_distribution(distribution)
-        if not isinstance(reverse_schedule, bool):
-            raise SettingError(f'{type(self).__name__}: reverse_schedule is '
-                               f'True or False, got {reverse_schedule!r}')
+        owner = type(self).__name__
+        check_flag(owner, 'reverse_schedule', reverse_schedule)
+        check_flag(owner, 'standardize', standardize)
+        if standardize and distribution != 'class':
+            raise SettingError(f"{owner}: standardize is for distribution="
+                               f"'class', got {distribution!r}")
         super().__init__(
             bdd_loss, loss_weight, tau_forward=tau_forward,
             tau_reverse=tau_reverse, forward_weight=forward_weight,
-            reverse_weight=reverse_weight, distribution=distribution)
+            reverse_weight=reverse_weight, distribution=distribution,
+            standardized=standardize)
         self.reverse_schedule = reverse_schedule
 
     def current_weights(self) -> Tuple[float, float]:
@@ -134,7 +149,8 @@ class BDDLoss(DistillLoss):
     def forward(self,
                 student_logits: torch.Tensor,
                 teacher_logits: torch.Tensor,
-                valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                valid_mask: Optional[torch.Tensor] = None,
+                labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         forward_weight, reverse_weight = self.current_weights()
         settings = dict(self.hyperparameters, forward_weight=forward_weight,
                         reverse_weight=reverse_weight)

@@ -15,11 +15,11 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.logging import MessageHub
 
 from mmkd.models.settings import SettingError, check_int, check_numbers
 from mmkd.registry import MODELS
-from .base import DistillLoss, logit_loss, masked_mean, training_progress
+from .base import (DistillLoss, check_flag, epoch_warmup_factor, logit_loss,
+                   masked_mean, standardize, training_progress)
 from .divergence import divergences
 
 SCHEDULES = ('joint', 'progressive')
@@ -81,6 +81,7 @@ def pcd_loss(student_logits: torch.Tensor,
              teacher_logits: torch.Tensor,
              stages: Sequence[int],
              tau: float = 1.0,
+             standardized: bool = False,
              valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``tau^2 * mean_i sum_{stage in stages} sum_g lambda_g KL(p_g || q_g)``:
     for each stage (its number of groups ``G``), the classes ranked at
@@ -92,8 +93,12 @@ def pcd_loss(student_logits: torch.Tensor,
 
     One sort serves every stage, each distinct stage is computed once, and
     the one-group stage (all classes) needs no sort. Ties in the gap are
-    ordered by class index. Returns a scalar.
+    ordered by class index. ``standardized``: z-score each position's
+    logits over the classes first (:func:`standardize`). Returns a scalar.
     """
+    if standardized:
+        student_logits = standardize(student_logits)
+        teacher_logits = standardize(teacher_logits)
     num_classes = student_logits.shape[1]
     if max(stages) > num_classes:
         raise ValueError(f'a stage of {max(stages)} groups needs at least as '
@@ -127,6 +132,7 @@ def pcd_reference_loss(student_logits: torch.Tensor,
                        teacher_logits: torch.Tensor,
                        num_stages: int = 3,
                        tau: float = 4.0,
+                       standardized: bool = False,
                        valid_mask: Optional[torch.Tensor] = None
                        ) -> torch.Tensor:
     """PCD as the authors' released classification code computes it
@@ -157,6 +163,9 @@ def pcd_reference_loss(student_logits: torch.Tensor,
         teacher_logits = teacher_logits[valid_mask]
     if student_logits.shape[0] == 0:  # nothing valid: zero, still attached
         return student_logits.sum() * 0
+    if standardized:  # the code's --logit-stand
+        student_logits = standardize(student_logits)
+        teacher_logits = standardize(teacher_logits)
     log_q = F.log_softmax(student_logits / tau, dim=1)
     p = F.softmax(teacher_logits / tau, dim=1)
     kl = F.kl_div(log_q, p, reduction='batchmean')
@@ -197,8 +206,11 @@ class PCDLoss(DistillLoss):
                  loss_weight: float = 1.0,
                  schedule: str = 'joint',
                  reference: bool = False,
-                 warmup_epochs: Optional[int] = None):
+                 warmup_epochs: Optional[int] = None,
+                 standardize: bool = False):
         owner = type(self).__name__
+        check_flag(owner, 'reference', reference)
+        check_flag(owner, 'standardize', standardize)
         check_int(owner, 'num_stages', num_stages, 1)
         if schedule not in SCHEDULES:
             raise ValueError(f'{owner}: schedule must be one of '
@@ -215,7 +227,8 @@ class PCDLoss(DistillLoss):
                                    'reference=True use '
                                    'mmkd.DistillScheduleHook')
             check_int(owner, 'warmup_epochs', warmup_epochs, 1)
-        super().__init__(pcd_loss, loss_weight, tau=tau)
+        super().__init__(pcd_loss, loss_weight, tau=tau,
+                         standardized=standardize)
         self.num_stages = num_stages
         self.schedule = schedule
         self.reference = reference
@@ -235,7 +248,8 @@ class PCDLoss(DistillLoss):
     def forward(self,
                 student_logits: torch.Tensor,
                 teacher_logits: torch.Tensor,
-                valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                valid_mask: Optional[torch.Tensor] = None,
+                labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.reference:
             return self.loss_weight * self.warmup_factor() * \
                 pcd_reference_loss(student_logits, teacher_logits,
@@ -248,15 +262,7 @@ class PCDLoss(DistillLoss):
     def warmup_factor(self) -> float:
         """``min(epoch / warmup_epochs, 1)``, epochs counted from 1; 1
         without a warm-up."""
-        if self.warmup_epochs is None:
-            return 1.0
-        epoch = MessageHub.get_current_instance().get_info('epoch')
-        if epoch is None:
-            raise RuntimeError(
-                "PCDLoss(warmup_epochs=...) needs the training epoch from "
-                "mmengine's message hub ('epoch'), which the runner sets; "
-                'none was found')
-        return min((epoch + 1) / self.warmup_epochs, 1.0)
+        return epoch_warmup_factor('PCDLoss', self.warmup_epochs)
 
     def extra_repr(self) -> str:
         return (f'num_stages={self.num_stages}, schedule={self.schedule!r}, '

@@ -1,0 +1,14 @@
+# configs/pspnet_r101_to_r18_ifvd.py on DigitScapes: IFVD on the decode
+# heads' bottleneck features with the labels (11 classes), weight 20, beside
+# KD (tau 1, weight 1). Teacher, student, data and schedule as in
+# pspnet_r18w16_to_r18w8_digitscapes_kd.py.
+_base_ = ['./pspnet_r18w16_to_r18w8_digitscapes_kd.py']
+
+model = dict(
+    distill_losses=dict(
+        _delete_=True,
+        loss_kd=dict(type='KDLoss', tau=1.0, loss_weight=1.0),
+        loss_ifvd=dict(
+            type='IFVDLoss', num_classes=11, loss_weight=20.0,
+            student='decode_head.bottleneck',
+            teacher='decode_head.bottleneck')))
