@@ -51,6 +51,8 @@ class StepOutputs:
     student_outputs: Dict[str, torch.Tensor] = field(default_factory=dict)
     teacher_outputs: Dict[str, torch.Tensor] = field(default_factory=dict)
     student_losses: Dict[str, torch.Tensor] = field(default_factory=dict)
+    #: the input batch's height and width (for token connectors)
+    input_size: Tuple[int, ...] = ()
 
 
 class BaseDistiller(BaseModel):
@@ -77,10 +79,14 @@ class BaseDistiller(BaseModel):
             ``'decode_head.bottleneck'``) whose outputs the loss compares,
             captured by forward hooks during the training step only; and
             ``connector``, a module config (``mmkd.ConvConnector``,
-            ``mmkd.IdentityConnector``) applied to the student's tensor
-            first, trained with the student, saved in training checkpoints
-            and left out of the exported student. 4-D tensors of different
-            heights and widths are resized bilinearly (see
+            ``mmkd.IdentityConnector``, ``mmkd.TokensToMapConnector``)
+            applied to the student's tensor first, trained with the
+            student, saved in training checkpoints and left out of the
+            exported student; ``teacher_connector``, a connector without
+            parameters applied to the teacher's tensor (a transformer
+            teacher's ``[N, L, C]`` tokens through
+            ``mmkd.TokensToMapConnector``). 4-D tensors of different
+            heights and widths are then resized bilinearly (see
             ``distill_size``); after that the shapes must be equal.
         distill_size (str): where 4-D tensors of different heights and
             widths are compared. ``'student'`` (default): the teacher's are
@@ -173,8 +179,8 @@ class BaseDistiller(BaseModel):
                                                  self.task_scope)
         self.teacher = build_teacher(teacher, self.task_scope)
         self._check_pair()
-        self.distill_losses, self.connectors, self.module_pairs = \
-            self._build_losses(distill_losses)
+        (self.distill_losses, self.connectors, self.teacher_connectors,
+         self.module_pairs) = self._build_losses(distill_losses)
         if compile is not False and self.module_pairs:
             # Hooks added to modules inside a compiled one are not called
             # reliably: compiled code can run without them.
@@ -199,14 +205,16 @@ class BaseDistiller(BaseModel):
 
     def _build_losses(
         self, configs: Dict[str, ConfigType]
-    ) -> Tuple[nn.ModuleDict, nn.ModuleDict, Dict[str, Tuple[str, str]]]:
-        """The losses and the connectors (by loss name, where given) of
-        ``configs``, and loss name -> (student path, teacher path) for the
-        losses that name modules; the others compare logits."""
+    ) -> Tuple[nn.ModuleDict, nn.ModuleDict, nn.ModuleDict,
+               Dict[str, Tuple[str, str]]]:
+        """The losses, the student's and the teacher's connectors (by loss
+        name, where given) of ``configs``, and loss name -> (student path,
+        teacher path) for the losses that name modules; the others compare
+        logits."""
         if not configs:
             raise DistillerConfigError('distill_losses is empty: a distiller '
                                        'needs at least one distill loss')
-        losses, connectors, module_pairs = {}, {}, {}
+        losses, connectors, teacher_connectors, module_pairs = {}, {}, {}, {}
         for name, cfg in configs.items():
             if not name.startswith('loss'):
                 raise DistillerConfigError(
@@ -217,6 +225,7 @@ class BaseDistiller(BaseModel):
             student_path = cfg.pop('student', None)
             teacher_path = cfg.pop('teacher', None)
             connector = cfg.pop('connector', None)
+            teacher_connector = cfg.pop('teacher_connector', None)
             if (student_path is None) != (teacher_path is None):
                 raise DistillerConfigError(
                     f'distill loss {name!r} names a module of one network '
@@ -229,8 +238,20 @@ class BaseDistiller(BaseModel):
                 module_pairs[name] = (student_path, teacher_path)
             if connector is not None:
                 connectors[name] = build_model(connector, MODELS.scope)
+            if teacher_connector is not None:
+                teacher_connectors[name] = build_model(teacher_connector,
+                                                       MODELS.scope)
+                trained = [key for key, _ in
+                           teacher_connectors[name].named_parameters()]
+                if trained:
+                    raise DistillerConfigError(
+                        f'the teacher_connector of distill loss {name!r} has '
+                        f'parameters ({trained[:3]}...), which nothing would '
+                        'train: the teacher is frozen. Map the student to '
+                        'the teacher instead (connector)')
             losses[name] = build_model(cfg, MODELS.scope)
-        return nn.ModuleDict(losses), nn.ModuleDict(connectors), module_pairs
+        return (nn.ModuleDict(losses), nn.ModuleDict(connectors),
+                nn.ModuleDict(teacher_connectors), module_pairs)
 
     def _check_pair(self) -> None:
         teacher_classes = self.num_classes(self.teacher)
@@ -297,7 +318,7 @@ class BaseDistiller(BaseModel):
             student_logits, losses = self.student_forward(inputs,
                                                           data_samples)
         return StepOutputs(student_logits, teacher_logits, student_outputs,
-                           teacher_outputs, losses)
+                           teacher_outputs, losses, tuple(inputs.shape[2:]))
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List) -> Dict[str, torch.Tensor]:
@@ -347,18 +368,29 @@ class BaseDistiller(BaseModel):
                 teacher = captured_tensor(outputs.teacher_outputs,
                                           teacher_path, 'teacher').float()
             if name in self.connectors:
-                student = self.connectors[name](student)
+                student = connect(self.connectors[name], student,
+                                  outputs.input_size)
                 where += ' (student through its connector)'
+            if name in self.teacher_connectors:
+                with torch.no_grad():
+                    teacher = connect(self.teacher_connectors[name], teacher,
+                                      outputs.input_size)
+                where += ' (teacher through its teacher_connector)'
             if teacher.dim() == 4 and student.dim() == 4 and \
                     teacher.shape[2:] != student.shape[2:]:
                 student, teacher = self.same_size(student, teacher)
             if not self.comparable(name, student, teacher):
+                hint = ('a connector maps the student\'s channels to the '
+                        'teacher\'s')
+                if 3 in (student.dim(), teacher.dim()):
+                    hint = ('an [N, L, C] token sequence becomes a map '
+                            'through mmkd.TokensToMapConnector (connector, '
+                            'or teacher_connector for the teacher\'s)')
                 raise DistillerConfigError(
                     f'distill loss {name!r} cannot compare the {where}: '
                     f'student {tuple(student.shape)}, teacher '
                     f'{tuple(teacher.shape)} (after resizing height and '
-                    'width); a connector maps the student\'s '
-                    'channels to the teacher\'s')
+                    f'width); {hint}')
             pairs[name] = student, teacher
         return pairs
 
@@ -458,6 +490,15 @@ class BaseDistiller(BaseModel):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         return self.student(inputs, data_samples, mode)
+
+
+def connect(connector: nn.Module, tensor: torch.Tensor,
+            input_size: Tuple[int, ...]) -> torch.Tensor:
+    """``tensor`` through ``connector``, with the input batch's height and
+    width for a connector that needs them (``needs_input_size``)."""
+    if getattr(connector, 'needs_input_size', False):
+        return connector(tensor, input_size)
+    return connector(tensor)
 
 
 def _drop_teacher_weights(module, state_dict, prefix, local_metadata):
