@@ -31,7 +31,7 @@ import os.path as osp
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterator, List, Optional
+from typing import Iterator, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -39,6 +39,7 @@ from mmengine.logging import MessageHub
 from mmengine.registry import DefaultScope
 
 from mmkd.benchmark.memory import PeakMemory
+from mmkd.datasets.layout import dataset_class, leaf_datasets
 from mmkd.models.builder import config_path
 from mmkd.runner import InputError, build_runner, check_inputs, load_config
 
@@ -111,19 +112,15 @@ def near_chance(accuracy: float, majority: float) -> bool:
 # --- the setup: the teacher's own config against the distiller's ---------
 
 def _dataset(cfg: Config) -> dict:
+    """The first dataset ``cfg``'s val (else train) loader reads, through
+    its wrappers; empty without one."""
     loader = cfg.get('val_dataloader') or cfg.get('train_dataloader') or {}
-    dataset = loader.get('dataset', {})
-    while 'dataset' in dataset:  # RepeatDataset and other wrappers
-        dataset = dataset['dataset']
-    if 'datasets' in dataset:  # ConcatDataset: its first part
-        dataset = dataset['datasets'][0]
-    return dataset
+    return leaf_datasets(loader['dataset'])[0] if 'dataset' in loader else {}
 
 
 def _classes(dataset: dict, scope: Optional[str]) -> Optional[tuple]:
     classes = (dataset.get('metainfo') or {}).get('classes')
     if classes is None and dataset.get('type'):
-        from mmkd.datasets.layout import dataset_class
         kind = dataset_class(dataset, scope)
         classes = getattr(kind, 'METAINFO', {}).get('classes')
     return None if classes is None else tuple(classes)
@@ -260,20 +257,6 @@ def _evaluate_teacher(model, loader, count: int) -> dict:
                 miou=iou.mean().item(), classes_present=int(present.sum()))
 
 
-def _task_and_distill(model, batch) -> tuple:
-    """The task loss (sum of the student's own) and the distill losses,
-    with grad, on ``batch``; the step's outputs."""
-    data = model.data_preprocessor(batch, True)
-    outputs = model.forward_step(**data)
-    samples = data['data_samples']
-    distill = model.distill(model.distill_pairs(outputs),
-                            model.valid_masks(samples),
-                            model.labels(samples))
-    task = sum(value for key, value in outputs.student_losses.items()
-               if 'loss' in key)
-    return task, distill, outputs
-
-
 def _gradient_norm(loss, parameters) -> float:
     grads = torch.autograd.grad(loss, parameters, retain_graph=True,
                                 allow_unused=True)
@@ -281,9 +264,14 @@ def _gradient_norm(loss, parameters) -> float:
                          if g is not None))
 
 
-def _check_balance(report: Report, model, batch) -> None:
+def _check_balance(report: Report, model, outputs,
+                   data_samples: List) -> None:
+    """On a step's ``outputs`` (with grad): each distill loss's gradient
+    on the student against the task loss's (the sum of its own)."""
     parameters = [p for p in model.student.parameters() if p.requires_grad]
-    task, distill, _ = _task_and_distill(model, batch)
+    distill = model.distill_losses_of(outputs, data_samples)
+    task = sum(value for key, value in outputs.student_losses.items()
+               if 'loss' in key)
     task_norm = _gradient_norm(task, parameters)
     lines, worst, figures = [], None, {}
     for key, value in distill.items():
@@ -317,10 +305,8 @@ def _check_balance(report: Report, model, batch) -> None:
                    "student's initial weights", losses=figures, lines=lines)
 
 
-def _check_pairs(report: Report, model, batch) -> None:
+def _check_pairs(report: Report, model, outputs) -> None:
     with torch.no_grad():
-        data = model.data_preprocessor(batch, True)
-        outputs = model.forward_step(**data)
         pairs = model.distill_pairs(outputs)
     lines, shapes = [], {}
     for name in model.distill_losses:
@@ -453,8 +439,11 @@ def diagnose(config: str, cfg_options: Optional[dict] = None,
             train_batches = _cycle(train_loader)
             batch = next(train_batches)
             model.train()
-            _check_pairs(report, model, batch)
-            _check_balance(report, model, batch)
+            # one forward of both networks for the pairs and the balance
+            data = model.data_preprocessor(batch, True)
+            outputs = model.forward_step(**data)
+            _check_pairs(report, model, outputs)
+            _check_balance(report, model, outputs, data['data_samples'])
             _check_steps(report, runner, model, train_batches, train_steps,
                          max_iters, device)
     return report

@@ -204,12 +204,9 @@ def _losses_alone(distiller, batch):
                          outputs.student_outputs.items()})
     leaves = [outputs.student_logits, *outputs.student_outputs.values()]
 
-    samples = data['data_samples']
-
     def run():
-        pairs = distiller.distill_pairs(outputs)
-        sum(distiller.distill(pairs, distiller.valid_masks(samples),
-                              distiller.labels(samples)).values()).backward()
+        sum(distiller.distill_losses_of(
+            outputs, data['data_samples']).values()).backward()
         for leaf in leaves:
             leaf.grad = None
 

@@ -326,10 +326,17 @@ class BaseDistiller(BaseModel):
         ``distill.<name>`` for each distill loss."""
         outputs = self.forward_step(inputs, data_samples)
         losses = dict(outputs.student_losses)
-        losses.update(self.distill(self.distill_pairs(outputs),
-                                   self.valid_masks(data_samples),
-                                   self.labels(data_samples)))
+        losses.update(self.distill_losses_of(outputs, data_samples))
         return losses
+
+    def distill_losses_of(self, outputs: StepOutputs,
+                          data_samples: List) -> Dict[str, torch.Tensor]:
+        """The distill losses of a step whose forward gave ``outputs``
+        (:meth:`forward_step`) on ``data_samples``: each loss on its pair,
+        with the valid mask and the labels where it takes them."""
+        return self.distill(self.distill_pairs(outputs),
+                            self.valid_masks(data_samples),
+                            self.labels(data_samples))
 
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """The teacher's logits, without grad, in ``teacher_dtype`` if set,
